@@ -1,0 +1,99 @@
+"""Each split installs alone and gives exactly its modules; the metapackage gives all.
+
+Every environment here is fresh and holds only wheels built from this
+checkout (plus ``typing_extensions`` on Python 3.10), so an import that works
+here works for a user who installs that one distribution.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import MakeVenv
+
+CLASSIC_MODULES = (
+    "asgiref",
+    "asgiref.sync",
+    "asgiref.local",
+    "asgiref.current_thread_executor",
+    "asgiref.compatibility",
+    "asgiref.timeout",
+    "asgiref.wsgi",
+    "asgiref.server",
+    "asgiref.testing",
+    "asgiref.typing",
+)
+_BRIDGE = (
+    "asgiref.sync",
+    "asgiref.local",
+    "asgiref.current_thread_executor",
+    "asgiref.compatibility",
+    "asgiref.timeout",
+)
+# What installing each split alone must give (its own modules and those of the
+# splits it depends on); every other classic module must be absent.
+GIVES: dict[str, tuple[str, ...]] = {
+    "asgiref-sync": _BRIDGE,
+    "asgiref-types": ("asgiref.typing",),
+    "asgiref-wsgi": ("asgiref.wsgi", *_BRIDGE),
+    "asgiref-server": ("asgiref.server", *_BRIDGE),
+    "asgiref-testing": ("asgiref.testing", *_BRIDGE),
+}
+
+_PROBE = """
+import importlib, importlib.util, json, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # asgiref.timeout warns on import by design
+report = {}
+for name in %r:
+    if importlib.util.find_spec(name) is None:
+        report[name] = None
+    else:
+        module = importlib.import_module(name)
+        report[name] = getattr(module, "__file__", None) or "<namespace>"
+import asgiref
+report["__version__"] = getattr(asgiref, "__version__", None)
+print(json.dumps(report))
+"""
+
+
+def _probe(venv_run_output: str) -> dict[str, str | None]:
+    result: dict[str, str | None] = json.loads(venv_run_output)
+    return result
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("split", sorted(GIVES))
+def test_split_alone_gives_its_modules_and_nothing_else(make_venv: MakeVenv, split: str) -> None:
+    venv = make_venv(split)
+    proc = venv.run(_PROBE % (CLASSIC_MODULES[1:],))
+    assert proc.returncode == 0, proc.stderr
+    report = _probe(proc.stdout)
+    site = str(venv.site_packages())
+    for module in CLASSIC_MODULES[1:]:
+        if module in GIVES[split]:
+            location = report[module]
+            assert location is not None, f"{split} alone must give {module}"
+            assert location.startswith(site), f"{module} imported from {location}, not the venv"
+        else:
+            assert report[module] is None, f"{split} alone must not give {module}"
+    # Without the metapackage, asgiref is a namespace package with no version.
+    assert report["__version__"] is None
+
+
+@pytest.mark.timeout(600)
+def test_metapackage_gives_version_and_every_classic_module(make_venv: MakeVenv) -> None:
+    venv = make_venv("asgiref")
+    proc = venv.run(_PROBE % (CLASSIC_MODULES,))
+    assert proc.returncode == 0, proc.stderr
+    report = _probe(proc.stdout)
+    site = str(venv.site_packages())
+    for module in CLASSIC_MODULES:
+        location = report[module]
+        assert location is not None, module
+        assert location.startswith(site), (module, location)
+    from conftest import PACKAGES_DIR
+
+    init = (PACKAGES_DIR / "asgiref" / "src" / "asgiref" / "__init__.py").read_text("utf-8")
+    assert f'__version__ = "{report["__version__"]}"' in init

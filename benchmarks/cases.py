@@ -1,0 +1,447 @@
+"""Benchmark cases, run in a fresh process by ``run.py`` under one implementation.
+
+Whichever ``asgiref`` this interpreter imports (ours, or upstream's in its own
+virtual environment) is the one measured. Each case times the operation and
+its floor, the cheapest standard-library way to do the same work, alternately
+in the same process, and prints one JSON line: seconds per operation for both.
+
+    python cases.py <case> [--n N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import json
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+_REPEATS = 5  # alternations of case and floor inside one process
+
+
+def _noop() -> None:
+    return None
+
+
+async def _anoop() -> None:
+    return None
+
+
+def _time_sync(operation: Callable[[], object], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        operation()
+    return (time.perf_counter() - started) / n
+
+
+async def _time_async(operation: Callable[[], Awaitable[object]], n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        await operation()
+    return (time.perf_counter() - started) / n
+
+
+def _alternate(case: Callable[[], float], floor: Callable[[], float]) -> tuple[float, float]:
+    """Median of several case/floor alternations (after one warm-up of each)."""
+    case()
+    floor()
+    cases, floors = [], []
+    for _ in range(_REPEATS):
+        cases.append(case())
+        floors.append(floor())
+    return statistics.median(cases), statistics.median(floors)
+
+
+async def _alternate_async(
+    case: Callable[[], Awaitable[float]], floor: Callable[[], Awaitable[float]]
+) -> tuple[float, float]:
+    await case()
+    await floor()
+    cases, floors = [], []
+    for _ in range(_REPEATS):
+        cases.append(await case())
+        floors.append(await floor())
+    return statistics.median(cases), statistics.median(floors)
+
+
+# --- sync_to_async ------------------------------------------------------------------
+
+
+def s2a_sensitive_reused(n: int) -> tuple[float, float]:
+    from asgiref.sync import sync_to_async
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        wrapped = sync_to_async(_noop)
+        with ThreadPoolExecutor(1) as pool:
+            return await _alternate_async(
+                lambda: _time_async(wrapped, n),
+                lambda: _time_async(lambda: loop.run_in_executor(pool, _noop), n),
+            )
+
+    return asyncio.run(main())
+
+
+def s2a_sensitive_inline(n: int) -> tuple[float, float]:
+    from asgiref.sync import sync_to_async
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as pool:
+            return await _alternate_async(
+                lambda: _time_async(lambda: sync_to_async(_noop)(), n),
+                lambda: _time_async(lambda: loop.run_in_executor(pool, _noop), n),
+            )
+
+    return asyncio.run(main())
+
+
+def s2a_insensitive_reused(n: int) -> tuple[float, float]:
+    from asgiref.sync import sync_to_async
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        wrapped = sync_to_async(_noop, thread_sensitive=False)
+        return await _alternate_async(
+            lambda: _time_async(wrapped, n),
+            lambda: _time_async(lambda: loop.run_in_executor(None, _noop), n),
+        )
+
+    return asyncio.run(main())
+
+
+def s2a_gather_1000(n: int) -> tuple[float, float]:
+    from asgiref.sync import sync_to_async
+
+    width = 1000
+    rounds = max(1, n // width)
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        wrapped = sync_to_async(_noop)
+        with ThreadPoolExecutor(1) as pool:
+
+            async def case() -> float:
+                started = time.perf_counter()
+                for _ in range(rounds):
+                    await asyncio.gather(*(wrapped() for _ in range(width)))
+                return (time.perf_counter() - started) / (rounds * width)
+
+            async def floor() -> float:
+                started = time.perf_counter()
+                for _ in range(rounds):
+                    await asyncio.gather(*(loop.run_in_executor(pool, _noop) for _ in range(width)))
+                return (time.perf_counter() - started) / (rounds * width)
+
+            return await _alternate_async(case, floor)
+
+    return asyncio.run(main())
+
+
+# --- async_to_sync ------------------------------------------------------------------
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread: the floor's target."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine_function: Callable[[], Awaitable[Any]]) -> Any:
+        async def run() -> Any:
+            return await coroutine_function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def a2s_plain_thread(n: int) -> tuple[float, float]:
+    from asgiref.sync import async_to_sync
+
+    wrapped = async_to_sync(_anoop)
+    target = _LoopThread()
+    try:
+        return _alternate(
+            lambda: _time_sync(wrapped, n), lambda: _time_sync(lambda: target.call(_anoop), n)
+        )
+    finally:
+        target.close()
+
+
+def a2s_nested_in_s2a(n: int) -> tuple[float, float]:
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        wrapped = async_to_sync(_anoop)
+
+        def in_worker() -> tuple[float, float]:
+            return _alternate(
+                lambda: _time_sync(wrapped, n),
+                lambda: _time_sync(
+                    lambda: asyncio.run_coroutine_threadsafe(_anoop(), loop).result(), n
+                ),
+            )
+
+        return await sync_to_async(in_worker)()
+
+    return asyncio.run(main())
+
+
+def ping_pong_4(n: int) -> tuple[float, float]:
+    """sync -> async -> sync -> async -> sync: four crossings per operation."""
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    async def innermost() -> None:
+        await sync_to_async(_noop)()
+
+    def middle() -> None:
+        async_to_sync(innermost)()
+
+    async def outer() -> None:
+        await sync_to_async(middle)()
+
+    chain = async_to_sync(outer)
+
+    target = _LoopThread()
+    # Two workers: the floor's outer hop occupies one while the inner hop needs another.
+    pool = ThreadPoolExecutor(2)
+
+    async def floor_innermost() -> None:
+        await asyncio.get_running_loop().run_in_executor(pool, _noop)
+
+    def floor_middle() -> None:
+        asyncio.run_coroutine_threadsafe(floor_innermost(), target.loop).result()
+
+    async def floor_outer() -> None:
+        await asyncio.get_running_loop().run_in_executor(pool, floor_middle)
+
+    try:
+        return _alternate(
+            lambda: _time_sync(chain, n), lambda: _time_sync(lambda: target.call(floor_outer), n)
+        )
+    finally:
+        target.close()
+        pool.shutdown()
+
+
+# --- Local ----------------------------------------------------------------------------
+
+
+def local_sync(n: int) -> tuple[float, float]:
+    from asgiref.local import Local
+
+    ours, floor_storage = Local(), threading.local()
+
+    def case_op() -> object:
+        ours.value = 1
+        return ours.value
+
+    def floor_op() -> object:
+        floor_storage.value = 1
+        return floor_storage.value
+
+    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+
+
+def local_async(n: int) -> tuple[float, float]:
+    from asgiref.local import Local
+
+    ours = Local()
+    variable: contextvars.ContextVar[int] = contextvars.ContextVar("floor")
+
+    async def main() -> tuple[float, float]:
+        def case() -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                ours.value = 1
+                _ = ours.value
+            return (time.perf_counter() - started) / n
+
+        def floor() -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                variable.set(1)
+                _ = variable.get()
+            return (time.perf_counter() - started) / n
+
+        return _alternate(case, floor)
+
+    return asyncio.run(main())
+
+
+def local_across_crossing(n: int) -> tuple[float, float]:
+    from asgiref.local import Local
+    from asgiref.sync import sync_to_async
+
+    ours = Local()
+    variable: contextvars.ContextVar[int] = contextvars.ContextVar("floor")
+
+    async def main() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        read = sync_to_async(lambda: ours.value)
+        with ThreadPoolExecutor(1) as pool:
+
+            async def case_op() -> object:
+                ours.value = 1
+                return await read()
+
+            async def floor_op() -> object:
+                variable.set(1)
+                context = contextvars.copy_context()
+                return await loop.run_in_executor(pool, context.run, variable.get)
+
+            return await _alternate_async(
+                lambda: _time_async(case_op, n), lambda: _time_async(floor_op, n)
+            )
+
+    return asyncio.run(main())
+
+
+# --- WsgiToAsgi in process --------------------------------------------------------------
+
+
+def _hello_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+async def _hello_asgi(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/",
+    "raw_path": b"/",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"host", b"127.0.0.1")],
+    "client": ("127.0.0.1", 50000),
+    "server": ("127.0.0.1", 8000),
+}
+
+
+async def _one_request(app: Any) -> None:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # a client that stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    await app(dict(_SCOPE), receive, send)
+
+
+def wsgi_in_process(n: int) -> tuple[float, float]:
+    from asgiref.wsgi import WsgiToAsgi
+
+    adapter = WsgiToAsgi(_hello_wsgi)
+
+    async def main() -> tuple[float, float]:
+        return await _alternate_async(
+            lambda: _time_async(lambda: _one_request(adapter), n),
+            lambda: _time_async(lambda: _one_request(_hello_asgi), n),
+        )
+
+    return asyncio.run(main())
+
+
+# --- import time -----------------------------------------------------------------------
+
+
+def _import_microseconds(module: str) -> int:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in proc.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1])
+    raise RuntimeError(f"no importtime line for {module}")
+
+
+def _import_case(module: str, floor_module: str, n: int) -> tuple[float, float]:
+    cases, floors = [], []
+    for _ in range(max(3, n)):
+        cases.append(_import_microseconds(module) / 1e6)
+        floors.append(_import_microseconds(floor_module) / 1e6)
+    return statistics.median(cases), statistics.median(floors)
+
+
+def import_sync(n: int) -> tuple[float, float]:
+    return _import_case("asgiref.sync", "asyncio", n)
+
+
+def import_typing(n: int) -> tuple[float, float]:
+    return _import_case("asgiref.typing", "typing", n)
+
+
+def import_wsgi(n: int) -> tuple[float, float]:
+    return _import_case("asgiref.wsgi", "asyncio", n)
+
+
+CASES: dict[str, Callable[[int], tuple[float, float]]] = {
+    "s2a_sensitive_reused": s2a_sensitive_reused,
+    "s2a_sensitive_inline": s2a_sensitive_inline,
+    "s2a_insensitive_reused": s2a_insensitive_reused,
+    "s2a_gather_1000": s2a_gather_1000,
+    "a2s_plain_thread": a2s_plain_thread,
+    "a2s_nested_in_s2a": a2s_nested_in_s2a,
+    "ping_pong_4": ping_pong_4,
+    "local_sync": local_sync,
+    "local_async": local_async,
+    "local_across_crossing": local_across_crossing,
+    "wsgi_in_process": wsgi_in_process,
+    "import_sync": import_sync,
+    "import_typing": import_typing,
+    "import_wsgi": import_wsgi,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--n", type=int, default=2000)
+    args = parser.parse_args()
+    case_seconds, floor_seconds = CASES[args.case](args.n)
+    print(json.dumps({"case": case_seconds, "floor": floor_seconds}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,195 @@
-"""placeholder"""
+"""An executor whose work runs on the thread that created it.
+
+A sync thread that waits for async code (``async_to_sync``) lends itself out
+through a :class:`CurrentThreadExecutor`: while it sits in
+:meth:`CurrentThreadExecutor.run_until_future`, callables submitted from other
+threads run right there, on the waiting thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["CurrentThreadExecutor"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class _Job:
+    """One submitted call and the future that reports its outcome."""
+
+    __slots__ = ("args", "fn", "future", "kwargs")
+
+    def __init__(
+        self,
+        future: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return
+        try:
+            outcome = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            # Every failure, KeyboardInterrupt included, belongs to the caller
+            # that awaits this future; this thread must keep serving.
+            self.future.set_exception(exc)
+        else:
+            self.future.set_result(outcome)
+
+
+class CurrentThreadExecutor(Executor):
+    """Runs submitted callables on its creating thread, during
+    :meth:`run_until_future`.
+
+    ``old_executor`` is the executor that was serving this thread before this
+    one (an outer bridge call); work that arrives after this executor has
+    finished is handed to it, and only when there is none does ``submit``
+    raise ``RuntimeError``.
+    """
+
+    def __init__(self, old_executor: CurrentThreadExecutor | None = None) -> None:
+        self._work_thread = threading.current_thread()
+        self._old_executor = old_executor
+        self._wakeup = threading.Condition(threading.Lock())
+        self._jobs: deque[_Job] = deque()
+        self._served: Future[Any] | None = None
+        self._broken = False
+
+    # -- the serving side ------------------------------------------------
+
+    def run_until_future(self, future: Future[Any]) -> None:
+        """Serve submitted work on this thread until ``future`` is done."""
+        self._serve(future, None, None)
+
+    def _serve(
+        self,
+        future: Future[Any],
+        poll_interval: float | None,
+        on_idle: Callable[[], None] | None,
+    ) -> None:
+        # ``on_idle`` runs every ``poll_interval`` seconds without work; the
+        # bridge uses it to notice an event loop that went away, so a wait can
+        # never become permanent.
+        if threading.current_thread() is not self._work_thread:
+            raise RuntimeError(
+                "CurrentThreadExecutor.run_until_future must be called from the "
+                "thread that created the executor"
+            )
+        wakeup = self._wakeup
+        jobs = self._jobs
+        with wakeup:
+            if self._broken:
+                raise RuntimeError("CurrentThreadExecutor already quit or is broken")
+            self._served = future
+        future.add_done_callback(self._notify)
+        try:
+            while True:
+                with wakeup:
+                    while not jobs:
+                        if future.done():
+                            # Decided under the lock: no submit can slip in
+                            # between the last job and the shutdown.
+                            self._broken = True
+                            return
+                        if wakeup.wait(poll_interval) or on_idle is None:
+                            continue
+                        wakeup.release()
+                        try:
+                            on_idle()
+                        finally:
+                            wakeup.acquire()
+                    job = jobs.popleft()
+                job.run()
+        finally:
+            self._retire()
+
+    def _notify(self, _future: Future[Any]) -> None:
+        with self._wakeup:
+            self._wakeup.notify()
+
+    def _retire(self) -> None:
+        # Normally the queue is empty here; after an escape (an exception out
+        # of on_idle) pending work moves outwards or fails loudly.
+        with self._wakeup:
+            self._broken = True
+            leftovers = list(self._jobs)
+            self._jobs.clear()
+        for job in leftovers:
+            if self._old_executor is not None:
+                try:
+                    inner = self._old_executor.submit(job.fn, *job.args, **job.kwargs)
+                except RuntimeError as exc:
+                    job.future.set_exception(exc)
+                else:
+                    _chain(inner, job.future)
+            elif job.future.set_running_or_notify_cancel():
+                job.future.set_exception(
+                    RuntimeError("CurrentThreadExecutor already quit or is broken")
+                )
+
+    # -- the submitting side ---------------------------------------------
+
+    def _accepts_work(self) -> bool:
+        """True while work submitted now would run on this executor's thread."""
+        served = self._served
+        return not self._broken and (served is None or not served.done())
+
+    def _try_submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[Any] | None:
+        """Queue ``fn`` and return its future, or None once this executor has
+        finished (the decision and the queueing are one atomic step)."""
+        with self._wakeup:
+            if not self._accepts_work():
+                return None
+            future: Future[Any] = Future()
+            self._jobs.append(_Job(future, fn, args, kwargs))
+            self._wakeup.notify()
+        return future
+
+    def submit(self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_R]:
+        if threading.current_thread() is self._work_thread:
+            raise RuntimeError("You cannot submit onto CurrentThreadExecutor from its own thread")
+        future = self._try_submit(fn, args, kwargs)
+        if future is not None:
+            return future
+        if self._old_executor is not None:
+            return self._old_executor.submit(fn, *args, **kwargs)
+        raise RuntimeError("CurrentThreadExecutor already quit or is broken")
+
+    def _live(self) -> CurrentThreadExecutor | None:
+        """This executor if it still takes work, else the nearest outer one
+        that does, else None."""
+        executor: CurrentThreadExecutor | None = self
+        while executor is not None and not executor._accepts_work():
+            executor = executor._old_executor
+        return executor
+
+    def __repr__(self) -> str:
+        return f"<CurrentThreadExecutor for thread {self._work_thread.name!r}>"
+
+
+def _chain(source: Future[Any], target: Future[Any]) -> None:
+    def copy(done: Future[Any]) -> None:
+        if not target.set_running_or_notify_cancel():
+            return
+        exc = done.exception()
+        if exc is not None:
+            target.set_exception(exc)
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)

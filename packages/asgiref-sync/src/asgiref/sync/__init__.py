@@ -1,1 +1,830 @@
-"""placeholder"""
+"""The bridge between sync and async code: ``sync_to_async`` and ``async_to_sync``.
+
+Thread-sensitive sync code (the default) runs on one thread per "sync world":
+the thread of the outermost sync caller when there is one (it waits inside a
+``CurrentThreadExecutor`` and serves those calls), else the thread of the
+innermost ``ThreadSensitiveContext``, else one process-wide worker.
+
+Everything internal that other projects patch or subclass (``thread_handler``,
+``main_wrap``, the class attributes) is looked up through the class or the
+instance at call time, so patches reach the running code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import sys
+import threading
+import time
+import warnings
+import weakref
+from asyncio import _get_running_loop
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
+
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.local import Local, _claim_home, _crossing, _enter_bridge, _leave_bridge, _local_get
+from asgiref.local import _mark_new_crossing as _start_crossing
+from asgiref.sync._coroutine_marks import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync._loop_runner import LoopRunner, create_task_in_context, runner_for_this_thread
+
+__all__ = [
+    "AsyncSingleThreadContext",
+    "AsyncToSync",
+    "SyncToAsync",
+    "ThreadSensitiveContext",
+    "async_to_sync",
+    "iscoroutinefunction",
+    "markcoroutinefunction",
+    "sync_to_async",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_MISSING: Any = object()
+
+# How often a sync thread waiting on an outer loop checks that the loop is
+# still alive, and how long a stopped loop may stay stopped before the call
+# fails. Waiting threads are otherwise woken only by work or completion.
+_LOOP_POLL_SECONDS = 0.25
+_STOPPED_LOOP_GRACE_SECONDS = 2.0
+
+
+class _BridgeThreadState(threading.local):
+    """What a worker thread knows about the async code it is serving."""
+
+    main_event_loop: asyncio.AbstractEventLoop | None = None
+    main_event_loop_pid: int | None = None
+    task_context: list[asyncio.Task[Any]] | None = None
+
+
+class _Occupancy:
+    """A thread-sensitive call that currently holds a single-thread executor.
+
+    Stored in ``SyncToAsync.deadlock_context`` and chained to the occupancy of
+    the enclosing call, so a nested call can tell whether the executor it needs
+    is held by one of its own ancestors (a real deadlock).
+    """
+
+    __slots__ = ("active", "executor", "outer")
+
+    def __init__(self, executor: Executor, outer: object) -> None:
+        self.executor = executor
+        self.outer = outer
+        self.active = True
+
+    def release(self, _future: object = None) -> None:
+        self.active = False
+
+
+def _held_by_ancestor(chain: object, executor: Executor) -> bool:
+    while type(chain) is _Occupancy:
+        if chain.executor is executor and chain.active:
+            return True
+        chain = chain.outer
+    return False
+
+
+def _flow_back(context: contextvars.Context) -> None:
+    """Copy the values ``context`` ended with into the current context.
+
+    Values are compared by identity: a third-party ``__eq__`` never runs and an
+    equal-but-new object still replaces the old one.
+    """
+    for var, value in context.items():
+        if var in _BRIDGE_PRIVATE_VARS:
+            continue
+        if var.get(_MISSING) is not value:
+            var.set(value)
+
+
+def _resolve(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+    # The caller may already have given up on this call (a dead outer loop),
+    # in which case the late outcome has nobody to go to.
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        pass
+
+
+def _set_pending_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _waiter_for(
+    loop: asyncio.AbstractEventLoop, future: Future[Any] | asyncio.Future[Any]
+) -> asyncio.Future[None]:
+    """An asyncio future that completes when ``future`` does.
+
+    Cancelling the waiter leaves ``future`` (and the sync code behind it)
+    alone, which is what awaiting under ``asyncio.shield`` gives, with one
+    future fewer.
+    """
+    waiter: asyncio.Future[None] = loop.create_future()
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda _: _set_pending_done(waiter))
+    else:
+
+        def wake(_: object) -> None:
+            try:  # noqa: SIM105  (runs once per call; suppress() costs more)
+                loop.call_soon_threadsafe(_set_pending_done, waiter)
+            except RuntimeError:  # the loop closed meanwhile; nobody waits
+                pass
+
+        future.add_done_callback(wake)
+    return waiter
+
+
+class SyncToAsync(Generic[_P, _R]):
+    """Wraps a sync callable so that awaiting it runs the callable in a thread.
+
+    See :func:`sync_to_async`.
+    """
+
+    # Per worker thread: the loop (and its PID) of the async code it serves,
+    # and the list of async_to_sync tasks it started (for cancellation).
+    threadlocal: ClassVar[threading.local] = _BridgeThreadState()
+
+    # The process-wide thread for thread-sensitive code that has no better
+    # home. The thread itself starts on first use.
+    single_thread_executor: ClassVar[Executor] = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="asgiref-thread-sensitive"
+    )
+
+    thread_sensitive_context: ClassVar[contextvars.ContextVar[ThreadSensitiveContext]] = (
+        contextvars.ContextVar("thread_sensitive_context")
+    )
+
+    # The chain of single-thread executors held by the calls enclosing this
+    # context (see _Occupancy); falsy when there are none.
+    deadlock_context: ClassVar[contextvars.ContextVar[Any]] = contextvars.ContextVar(
+        "deadlock_context"
+    )
+
+    context_to_thread_executor: ClassVar[
+        weakref.WeakKeyDictionary[ThreadSensitiveContext, Executor]
+    ] = weakref.WeakKeyDictionary()
+
+    def __init__(
+        self,
+        func: Callable[_P, _R],
+        thread_sensitive: bool = True,
+        executor: Executor | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        if (
+            not callable(func)
+            or iscoroutinefunction(func)
+            or iscoroutinefunction(getattr(func, "__call__", func))  # noqa: B004
+        ):
+            raise TypeError("sync_to_async can only be applied to sync functions.")
+        if thread_sensitive and executor is not None:
+            raise TypeError("executor must not be set when thread_sensitive is True")
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.context = context
+        self._thread_sensitive = thread_sensitive
+        self._executor = executor
+        markcoroutinefunction(self)
+        bound_to = getattr(func, "__self__", _MISSING)
+        if bound_to is not _MISSING:
+            self.__self__ = bound_to
+
+    async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __traceback_hide__ = True
+        loop = asyncio.get_running_loop()
+        own_context = self.context is None
+        occupancy: _Occupancy | None = None
+        deadlock_token: contextvars.Token[Any] | None = None
+        executor: Executor | None = self._executor
+        task_context: list[asyncio.Task[Any]] = []
+        future: Future[Any] | asyncio.Future[Any] | None = None
+        context: contextvars.Context | None = None
+        try:
+            while future is None:
+                if self._thread_sensitive:
+                    executor = self._thread_sensitive_executor(loop)
+                    chain = self.deadlock_context.get(None)
+                    if _held_by_ancestor(chain, executor):
+                        raise RuntimeError(
+                            "Single thread executor already being used, would deadlock: "
+                            f"the thread-sensitive call to {self._describe()} needs "
+                            f"{executor!r}, whose only thread is still running the "
+                            "thread-sensitive call that this one was started from. "
+                            "Use thread_sensitive=False, or do not block that thread "
+                            "on async code."
+                        )
+                    occupancy = _Occupancy(executor, chain)
+                    if deadlock_token is None:
+                        deadlock_token = self.deadlock_context.set(occupancy)
+                    else:
+                        self.deadlock_context.set(occupancy)
+                context = contextvars.copy_context() if own_context else self.context
+                assert context is not None
+                child = functools.partial(self.func, *args, **kwargs)
+                call = functools.partial(
+                    self.thread_handler, loop, sys.exc_info(), task_context, context.run, child
+                )
+                if executor is None:
+                    future = loop.run_in_executor(None, call)
+                elif type(executor) is CurrentThreadExecutor:
+                    # None means it finished between routing and now: route
+                    # again (it is no longer live, so another one is chosen).
+                    future = executor._try_submit(call, (), {})
+                else:
+                    future = executor.submit(call)
+            if occupancy is not None:
+                future.add_done_callback(occupancy.release)
+            try:
+                await _waiter_for(loop, future)
+            except asyncio.CancelledError:
+                if future.done() or not await self._cancel_nested(task_context):
+                    raise
+                await _waiter_for(loop, future)
+            return cast(_R, future.result())
+        except BaseException:
+            if occupancy is not None and future is None:
+                occupancy.release()
+            raise
+        finally:
+            if deadlock_token is not None:
+                # Always undone, even when scheduling itself failed: a stale
+                # flag would make every later call here report a deadlock.
+                self.deadlock_context.reset(deadlock_token)
+            if own_context and context is not None and future is not None:
+                _flow_back(context)
+
+    def _thread_sensitive_executor(self, loop: asyncio.AbstractEventLoop) -> Executor:
+        # 1. A sync thread further out is waiting in async_to_sync: run there.
+        #    A task can inherit the executor of a call that has since ended
+        #    (e.g. a keep-alive request task created during the previous
+        #    request's last send); then the nearest live outer one is used, or
+        #    none at all.
+        current = _local_get(AsyncToSync.executors, "current", None)
+        if current is not None:
+            live = current._live() if type(current) is CurrentThreadExecutor else current
+            if live is not None:
+                return cast(Executor, live)
+        # 2. The innermost ThreadSensitiveContext.
+        context = self.thread_sensitive_context.get(None)
+        if context is not None:
+            return context._executor_for_call()
+        # 3. The thread whose async_to_sync call runs this loop.
+        serving = AsyncToSync.loop_thread_executors.get(loop)
+        if serving is not None:
+            live = serving._live()
+            if live is not None:
+                return live
+        # 4. The process-wide thread.
+        return self.single_thread_executor
+
+    @staticmethod
+    async def _cancel_nested(task_context: list[asyncio.Task[Any]]) -> bool:
+        """Pass a cancellation on to the async code the sync code is waiting
+        for. True when that code finished anyway, so the sync code's own
+        outcome (which may well be the cancellation) is the answer."""
+        if not task_context:
+            return False
+        nested = task_context[0]
+        nested.cancel()
+        try:
+            await nested
+        except asyncio.CancelledError:
+            return False
+        return True
+
+    def _describe(self) -> str:
+        return getattr(self.func, "__qualname__", None) or repr(self.func)
+
+    def thread_handler(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        exc_info: tuple[Any, Any, Any],
+        task_context: list[asyncio.Task[Any]] | None,
+        func: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Runs on the worker thread: records which loop this thread serves
+        (for nested ``async_to_sync``) and calls ``func(*args, **kwargs)``,
+        inside ``except`` of the caller's active exception if there was one."""
+        __traceback_hide__ = True
+        state = cast(_BridgeThreadState, self.threadlocal)
+        saved = (state.main_event_loop, state.main_event_loop_pid, state.task_context)
+        state.main_event_loop = loop
+        state.main_event_loop_pid = os.getpid()
+        state.task_context = task_context
+        _enter_bridge()
+        try:
+            active = exc_info[1]
+            if active is None:
+                return func(*args, **kwargs)
+            return _call_while_handling(active, func, args, kwargs)
+        finally:
+            _leave_bridge()
+            state.main_event_loop, state.main_event_loop_pid, state.task_context = saved
+
+    def __get__(self, parent: Any, objtype: Any = None) -> Any:
+        if parent is None:
+            return self
+        bound = functools.partial(self.__call__, parent)
+        return functools.update_wrapper(bound, self.func)
+
+
+def _call_while_handling(
+    active: BaseException,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call ``func`` so that it sees ``active`` as the exception being handled
+    (``sys.exc_info()``), as the caller did."""
+    traceback = active.__traceback__
+    try:
+        raise active
+    except BaseException:
+        # Raising prepended this frame; the caller's exception stays as it was.
+        active.__traceback__ = traceback
+        return func(*args, **kwargs)
+
+
+class AsyncToSync(Generic[_P, _R]):
+    """Wraps an async callable so that calling it from sync code runs it to
+    completion on an event loop and returns its result.
+
+    See :func:`async_to_sync`.
+    """
+
+    # The CurrentThreadExecutor of the sync thread that waits for the current
+    # async code; contextvar-backed, so each task sees its own.
+    executors: ClassVar[Local] = Local()
+
+    # Loops started for calls from plain threads -> the waiting thread's
+    # executor, for tasks that lost track of it (e.g. created with a fresh
+    # context).
+    loop_thread_executors: ClassVar[dict[asyncio.AbstractEventLoop, CurrentThreadExecutor]] = {}
+
+    async_single_thread_context: ClassVar[contextvars.ContextVar[AsyncSingleThreadContext]] = (
+        contextvars.ContextVar("async_single_thread_context")
+    )
+
+    context_to_thread_executor: ClassVar[
+        weakref.WeakKeyDictionary[AsyncSingleThreadContext, LoopRunner]
+    ] = weakref.WeakKeyDictionary()
+
+    def __init__(
+        self,
+        awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+        force_new_loop: bool = False,
+    ) -> None:
+        if not callable(awaitable) or (
+            not iscoroutinefunction(awaitable)
+            and not iscoroutinefunction(getattr(awaitable, "__call__", awaitable))  # noqa: B004
+        ):
+            warnings.warn("async_to_sync was passed a non-async-marked callable", stacklevel=2)
+        functools.update_wrapper(self, awaitable)
+        self.awaitable = awaitable
+        self.force_new_loop = force_new_loop
+        # Kept for code that reads it; the outer loop is found at call time.
+        self.main_event_loop: asyncio.AbstractEventLoop | None = None
+        bound_to = getattr(awaitable, "__self__", _MISSING)
+        if bound_to is not _MISSING:
+            self.__self__ = bound_to
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __traceback_hide__ = True
+        if _get_running_loop() is not None:
+            raise RuntimeError(
+                "You cannot use AsyncToSync in the same thread as an async event loop - "
+                "just await the async function directly."
+            )
+        if not self.force_new_loop:
+            outer = self._outer_loop()
+            if outer is not None:
+                state = cast(_BridgeThreadState, SyncToAsync.threadlocal)
+                outcome = self._run_on_outer_loop(outer, state.task_context, args, kwargs)
+                if outcome is not _MISSING:
+                    return cast(_R, outcome)
+                # The outer loop went away before our coroutine started; it
+                # never ran, so running it on a loop of our own is safe.
+        return self._run_on_own_loop(args, kwargs)
+
+    @staticmethod
+    def _outer_loop() -> asyncio.AbstractEventLoop | None:
+        """The running loop of the async code this thread works for, if any."""
+        state = cast(_BridgeThreadState, SyncToAsync.threadlocal)
+        loop = state.main_event_loop
+        if loop is None or state.main_event_loop_pid != os.getpid():
+            return None
+        if loop.is_closed() or not loop.is_running():
+            # Stopped but not closed (a test framework between tests): a
+            # callback scheduled there might never run.
+            return None
+        return loop
+
+    def _prepare(self) -> tuple[CurrentThreadExecutor, Any, list[contextvars.Context]]:
+        _claim_home()
+        executors = self.executors
+        previous = _local_get(executors, "current", None)
+        executor = CurrentThreadExecutor(previous)
+        executors.current = executor
+        return executor, previous, [contextvars.copy_context()]
+
+    def _finish(self, context: list[contextvars.Context], result: Future[_R]) -> _R:
+        _flow_back(context[0])
+        return result.result()
+
+    def _run_on_outer_loop(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task_context: list[asyncio.Task[Any]] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        executor, previous, context = self._prepare()
+        call_result: Future[Any] = Future()
+        try:
+            coro = self.main_wrap(
+                call_result, sys.exc_info(), task_context, context, *args, **kwargs
+            )
+            try:
+                loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], call_result)
+            except RuntimeError:  # closed meanwhile
+                coro.close()
+                return _MISSING
+            watch = _OuterLoopWatch(loop, call_result)
+            executor._serve(call_result, _LOOP_POLL_SECONDS, watch.check)
+            if call_result.cancelled():
+                return _MISSING
+            return self._finish(context, call_result)
+        finally:
+            self.executors.current = previous
+
+    def _run_on_own_loop(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _R:
+        runner, one_shot = self._acquire_runner()
+        loop = runner.loop
+        executor, previous, context = self._prepare()
+        call_result: Future[_R] = Future()
+        self.loop_thread_executors[loop] = executor
+        try:
+            coro = self.main_wrap(call_result, sys.exc_info(), None, context, *args, **kwargs)
+            done = runner.launch(coro, context[0])
+            executor.run_until_future(done)
+            done.result()
+            return self._finish(context, call_result)
+        finally:
+            self.loop_thread_executors.pop(loop, None)
+            self.executors.current = previous
+            runner.release()
+            if one_shot:
+                runner.close()
+
+    def _acquire_runner(self) -> tuple[LoopRunner, bool]:
+        single = self.async_single_thread_context.get(None)
+        if single is None:
+            return runner_for_this_thread()
+        runner = self.context_to_thread_executor.get(single)
+        if runner is None or not runner.try_acquire():
+            if runner is None:
+                runner = LoopRunner()
+                self.context_to_thread_executor[single] = runner
+                if runner.try_acquire():
+                    return runner, False
+            spare = LoopRunner()
+            spare.try_acquire()
+            return spare, True
+        return runner, False
+
+    async def main_wrap(
+        self,
+        call_result: Future[_R],
+        exc_info: tuple[Any, Any, Any],
+        task_context: list[asyncio.Task[Any]] | None,
+        context: list[contextvars.Context],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> None:
+        """Runs the wrapped awaitable as a task on the loop and reports its
+        outcome (and the context it ended with) through ``call_result``."""
+        __traceback_hide__ = True
+        # Thread-critical values of the caller's async code stay behind, and
+        # so does the chain of busy executors: the waiting thread serves this
+        # call's thread-sensitive work itself.
+        # Claimed here, at the first step, not when the task was scheduled: a
+        # waiting thread may abandon a call whose loop stopped before it ever
+        # ran, and rerun it elsewhere (see _OuterLoopWatch).
+        if not call_result.set_running_or_notify_cancel():
+            return
+        _start_crossing()
+        SyncToAsync.deadlock_context.set(None)
+        current = asyncio.current_task()
+        if task_context is not None and current is not None:
+            task_context.append(current)
+        try:
+            active = exc_info[1]
+            if active is None:
+                result = await self.awaitable(*args, **kwargs)
+            else:
+                result = await _await_while_handling(active, self.awaitable, args, kwargs)
+        except BaseException as exc:
+            _untrack(task_context, current)
+            # Capture the context first: the waiting thread wakes as soon as
+            # the future resolves and reads it immediately.
+            context[0] = contextvars.copy_context()
+            _resolve(call_result, error=exc)
+        else:
+            _untrack(task_context, current)
+            context[0] = contextvars.copy_context()
+            _resolve(call_result, result)
+
+    def __get__(self, parent: Any, objtype: Any = None) -> Any:
+        if parent is None:
+            return self
+        bound = functools.partial(self.__call__, parent)
+        return functools.update_wrapper(bound, self.awaitable)
+
+
+async def _await_while_handling(
+    active: BaseException,
+    func: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    traceback = active.__traceback__
+    try:
+        raise active
+    except BaseException:
+        active.__traceback__ = traceback
+        return await func(*args, **kwargs)
+
+
+def _untrack(task_context: list[asyncio.Task[Any]] | None, task: asyncio.Task[Any] | None) -> None:
+    if task_context is not None and task is not None and task in task_context:
+        task_context.remove(task)
+
+
+def _start_main_task(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, None],
+    context: contextvars.Context,
+    call_result: Future[Any],
+) -> None:
+    """Loop-side start of an async_to_sync call on an outer loop."""
+    if call_result.cancelled():  # abandoned by the waiting thread already
+        coro.close()
+        return
+    try:
+        task = create_task_in_context(loop, coro, context)
+    except BaseException as exc:
+        coro.close()
+        _resolve(call_result, error=exc)
+        return
+
+    def report_early_cancel(finished: asyncio.Task[Any]) -> None:
+        # Cancelled before its first step, main_wrap never ran: tell the
+        # waiting thread, or it would wait forever.
+        if finished.cancelled() and not call_result.done():
+            _resolve(call_result, error=asyncio.CancelledError())
+
+    task.add_done_callback(report_early_cancel)
+
+
+class _OuterLoopWatch:
+    """Checks, while a sync thread waits, that the outer loop can still
+    deliver; turns a dead loop into an abandoned call or a clear error."""
+
+    __slots__ = ("call_result", "loop", "stopped_since")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, call_result: Future[Any]) -> None:
+        self.loop = loop
+        self.call_result = call_result
+        self.stopped_since: float | None = None
+
+    def check(self) -> None:
+        loop = self.loop
+        if loop.is_running() and not loop.is_closed():
+            self.stopped_since = None
+            return
+        # Not started yet: abandon it (the caller reruns it elsewhere).
+        if self.call_result.cancel():
+            return
+        now = time.monotonic()
+        if self.stopped_since is None:
+            self.stopped_since = now
+        if loop.is_closed() or now - self.stopped_since >= _STOPPED_LOOP_GRACE_SECONDS:
+            _resolve(
+                self.call_result,
+                error=RuntimeError(
+                    f"The event loop {loop!r} that was running this async_to_sync call "
+                    "stopped before the coroutine completed."
+                ),
+            )
+
+
+class ThreadSensitiveContext:
+    """Async context manager: thread-sensitive calls made inside it run on a
+    thread that belongs to it.
+
+    Without ``executor`` it is re-entrant (only the outermost one counts) and
+    owns a one-thread executor, created on first use and shut down, without
+    waiting, on exit. With ``executor`` (a caller-owned single-worker
+    executor), it applies even under an outer context or inside an
+    ``async_to_sync`` call, is never shut down by us, and the object can be
+    entered only once.
+    """
+
+    def __init__(self, *, executor: Executor | None = None) -> None:
+        self._executor = executor
+        self._token: contextvars.Token[ThreadSensitiveContext] | None = None
+        self._state = "new"
+        self._outer_executor: Any = None
+
+    async def __aenter__(self) -> ThreadSensitiveContext:
+        var = SyncToAsync.thread_sensitive_context
+        if self._executor is None:
+            outer = var.get(None)
+            # A context inherited from a task that has left it (a keep-alive
+            # request task created during the previous request) does not
+            # count: this one becomes the outermost.
+            if outer is None or outer._state == "exited":
+                self._state = "entered"
+                self._token = var.set(self)
+            return self
+        if self._state == "entered":
+            raise RuntimeError("This ThreadSensitiveContext is already entered.")
+        if self._state == "exited":
+            raise RuntimeError(
+                "A ThreadSensitiveContext with an executor cannot be entered again; "
+                "create a new one (it may reuse the executor)."
+            )
+        self._state = "entered"
+        self._token = var.set(self)
+        self._outer_executor = _local_get(AsyncToSync.executors, "current", None)
+        AsyncToSync.executors.current = None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is None:
+            return
+        SyncToAsync.thread_sensitive_context.reset(self._token)
+        self._token = None
+        self._state = "exited"
+        if self._executor is not None:
+            AsyncToSync.executors.current = self._outer_executor
+            return
+        own = SyncToAsync.context_to_thread_executor.pop(self, None)
+        if own is not None:
+            # Never wait here: the worker may be parked in async_to_sync on
+            # this very loop, and waiting in another executor could starve it.
+            own.shutdown(wait=False)
+
+    def _executor_for_call(self) -> Executor:
+        if self._executor is not None:
+            if self._state == "exited":
+                raise RuntimeError(
+                    "This ThreadSensitiveContext(executor=...) has exited; a task that "
+                    "outlived it cannot make thread-sensitive calls through it."
+                )
+            return self._executor
+        executors = SyncToAsync.context_to_thread_executor
+        executor = executors.get(self)
+        if executor is None:
+            executor = executors.setdefault(
+                self,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="asgiref-thread-sensitive"),
+            )
+        return executor
+
+
+class AsyncSingleThreadContext:
+    """Sync context manager: every ``async_to_sync`` call inside it runs its
+    event loop on the same thread. Re-entrant (only the outermost counts)."""
+
+    def __init__(self) -> None:
+        self._token: contextvars.Token[AsyncSingleThreadContext] | None = None
+
+    def __enter__(self) -> AsyncSingleThreadContext:
+        var = AsyncToSync.async_single_thread_context
+        if var.get(None) is None:
+            self._token = var.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._token is None:
+            return
+        AsyncToSync.async_single_thread_context.reset(self._token)
+        self._token = None
+        runner = AsyncToSync.context_to_thread_executor.pop(self, None)
+        if runner is not None:
+            runner.close()
+
+
+# Variables of the bridge itself that must not travel back to the caller.
+_BRIDGE_PRIVATE_VARS = frozenset({_crossing, SyncToAsync.deadlock_context})
+
+
+def _reset_after_fork() -> None:
+    # The child has only the forking thread: executors, loop threads and
+    # waiting threads of the parent are gone.
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="asgiref-thread-sensitive"
+    )
+    SyncToAsync.context_to_thread_executor.clear()
+    AsyncToSync.loop_thread_executors.clear()
+    AsyncToSync.context_to_thread_executor.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+@overload
+def sync_to_async(
+    func: None = None,
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]: ...
+
+
+@overload
+def sync_to_async(
+    func: Callable[_P, _R],
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> SyncToAsync[_P, _R]: ...
+
+
+def sync_to_async(
+    func: Callable[_P, _R] | None = None,
+    *,
+    thread_sensitive: bool = True,
+    executor: Executor | None = None,
+    context: contextvars.Context | None = None,
+) -> SyncToAsync[_P, _R] | Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]:
+    """Make a sync callable awaitable: ``await sync_to_async(f)(...)`` runs
+    ``f(...)`` in a thread (see the module docstring for which one) and
+    returns its result. Usable bare, as ``@sync_to_async`` or with options."""
+    if func is None:
+        return lambda f: SyncToAsync(
+            f, thread_sensitive=thread_sensitive, executor=executor, context=context
+        )
+    return SyncToAsync(func, thread_sensitive=thread_sensitive, executor=executor, context=context)
+
+
+@overload
+def async_to_sync(
+    awaitable: None = None, *, force_new_loop: bool = False
+) -> Callable[
+    [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], AsyncToSync[_P, _R]
+]: ...
+
+
+@overload
+def async_to_sync(
+    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+    *,
+    force_new_loop: bool = False,
+) -> AsyncToSync[_P, _R]: ...
+
+
+def async_to_sync(
+    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]] | None = None,
+    *,
+    force_new_loop: bool = False,
+) -> (
+    AsyncToSync[_P, _R]
+    | Callable[
+        [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], AsyncToSync[_P, _R]
+    ]
+):
+    """Make an async callable callable from sync code: ``async_to_sync(f)(...)``
+    runs ``f(...)`` to completion and returns its result. Usable bare, as
+    ``@async_to_sync`` or with ``force_new_loop=True``."""
+    if awaitable is None:
+        return lambda f: AsyncToSync(f, force_new_loop=force_new_loop)
+    return AsyncToSync(awaitable, force_new_loop=force_new_loop)

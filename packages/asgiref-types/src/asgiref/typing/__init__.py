@@ -1,1 +1,130 @@
-"""placeholder"""
+"""Complete, exact types for ASGI scopes, messages and applications.
+
+Type checkers read the definitions from ``asgiref.typing._definitions``. At
+runtime, importing this module costs next to nothing (it does not even import
+``typing``): the first access to one of its names loads the real TypedDicts,
+which then stay bound here. Runtime validators live in
+``asgiref.typing.validate``, loaded only when imported.
+"""
+
+# A local constant, recognised by mypy and pyright alike, so that importing
+# this module does not import ``typing`` on its own.
+TYPE_CHECKING = False
+
+__all__ = [
+    "ASGI2Application",
+    "ASGI2Instance",
+    "ASGI2Protocol",
+    "ASGI3Application",
+    "ASGIApplication",
+    "ASGIReceiveCallable",
+    "ASGIReceiveEvent",
+    "ASGISendCallable",
+    "ASGISendEvent",
+    "ASGIVersions",
+    "ExtensionName",
+    "HTTPDisconnectEvent",
+    "HTTPRequestEvent",
+    "HTTPResponseBodyEvent",
+    "HTTPResponseDebugEvent",
+    "HTTPResponseEarlyHintEvent",
+    "HTTPResponsePathsendEvent",
+    "HTTPResponseStartEvent",
+    "HTTPResponseTrailersEvent",
+    "HTTPResponseZeroCopySendEvent",
+    "HTTPScope",
+    "HTTPServerPushEvent",
+    "Headers",
+    "LifespanScope",
+    "LifespanShutdownCompleteEvent",
+    "LifespanShutdownEvent",
+    "LifespanShutdownFailedEvent",
+    "LifespanStartupCompleteEvent",
+    "LifespanStartupEvent",
+    "LifespanStartupFailedEvent",
+    "Scope",
+    "ScopeExtensions",
+    "SupportsFileno",
+    "TLSExtension",
+    "WWWScope",
+    "WebSocketAcceptEvent",
+    "WebSocketCloseEvent",
+    "WebSocketConnectEvent",
+    "WebSocketDisconnectEvent",
+    "WebSocketReceiveBytesEvent",
+    "WebSocketReceiveEvent",
+    "WebSocketReceiveTextEvent",
+    "WebSocketResponseBodyEvent",
+    "WebSocketResponseStartEvent",
+    "WebSocketScope",
+    "WebSocketSendBytesEvent",
+    "WebSocketSendEvent",
+    "WebSocketSendTextEvent",
+]
+
+if TYPE_CHECKING:
+    from asgiref.typing._definitions import (
+        ASGI2Application,
+        ASGI2Instance,
+        ASGI2Protocol,
+        ASGI3Application,
+        ASGIApplication,
+        ASGIReceiveCallable,
+        ASGIReceiveEvent,
+        ASGISendCallable,
+        ASGISendEvent,
+        ASGIVersions,
+        ExtensionName,
+        Headers,
+        HTTPDisconnectEvent,
+        HTTPRequestEvent,
+        HTTPResponseBodyEvent,
+        HTTPResponseDebugEvent,
+        HTTPResponseEarlyHintEvent,
+        HTTPResponsePathsendEvent,
+        HTTPResponseStartEvent,
+        HTTPResponseTrailersEvent,
+        HTTPResponseZeroCopySendEvent,
+        HTTPScope,
+        HTTPServerPushEvent,
+        LifespanScope,
+        LifespanShutdownCompleteEvent,
+        LifespanShutdownEvent,
+        LifespanShutdownFailedEvent,
+        LifespanStartupCompleteEvent,
+        LifespanStartupEvent,
+        LifespanStartupFailedEvent,
+        Scope,
+        ScopeExtensions,
+        SupportsFileno,
+        TLSExtension,
+        WebSocketAcceptEvent,
+        WebSocketCloseEvent,
+        WebSocketConnectEvent,
+        WebSocketDisconnectEvent,
+        WebSocketReceiveBytesEvent,
+        WebSocketReceiveEvent,
+        WebSocketReceiveTextEvent,
+        WebSocketResponseBodyEvent,
+        WebSocketResponseStartEvent,
+        WebSocketScope,
+        WebSocketSendBytesEvent,
+        WebSocketSendEvent,
+        WebSocketSendTextEvent,
+        WWWScope,
+    )
+else:
+
+    def __getattr__(name):
+        # PEP 562: reached only for names not bound yet, i.e. on first use.
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from asgiref.typing import _definitions
+
+        namespace = globals()
+        for public in __all__:
+            namespace[public] = getattr(_definitions, public)
+        return namespace[name]
+
+    def __dir__():
+        return sorted({*globals(), *__all__})

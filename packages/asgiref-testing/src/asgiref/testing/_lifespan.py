@@ -1,0 +1,154 @@
+"""ApplicationLifespan: run an ASGI application's lifespan protocol in a test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from asgiref.testing._communicator import ApplicationCommunicator
+
+__all__ = [
+    "ApplicationLifespan",
+    "LifespanError",
+    "LifespanShutdownError",
+    "LifespanStartupError",
+    "LifespanUnsupportedError",
+]
+
+_Self = TypeVar("_Self", bound="ApplicationLifespan")
+
+
+class LifespanError(Exception):
+    """The lifespan protocol did not go as the ASGI spec describes."""
+
+
+class LifespanUnsupportedError(LifespanError):
+    """The application raised or returned on the lifespan scope instead of answering."""
+
+
+class LifespanStartupError(LifespanError):
+    """The application answered ``lifespan.startup.failed``; ``.message`` is its reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"application reported lifespan.startup.failed: {message!r}")
+        self.message = message
+
+
+class LifespanShutdownError(LifespanError):
+    """Shutdown went wrong: ``lifespan.shutdown.failed`` or a crash (see ``__cause__``)."""
+
+    def __init__(self, description: str, message: str = "") -> None:
+        super().__init__(description)
+        self.message = message
+
+
+class ApplicationLifespan:
+    """Start an application's lifespan, let the test run, shut it down.
+
+    ``state`` is the dict passed as the lifespan scope's ``"state"``: what the
+    application stores there at startup is what a server would copy into each
+    request's scope. Use ``await startup()`` / ``await shutdown()`` or
+    ``async with ApplicationLifespan(app) as lifespan: ...``.
+    """
+
+    def __init__(
+        self,
+        application: Any,
+        *,
+        startup_timeout: float = 5,
+        shutdown_timeout: float = 5,
+    ) -> None:
+        self.application = application
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.state: dict[str, Any] = {}
+        self.scope: dict[str, Any] = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        self._communicator: ApplicationCommunicator | None = None
+
+    async def startup(self) -> None:
+        """Send ``lifespan.startup`` and wait for the application's answer."""
+        if self._communicator is not None:
+            raise RuntimeError("this ApplicationLifespan was already started")
+        communicator = ApplicationCommunicator(self.application, self.scope)
+        self._communicator = communicator
+        await communicator.send_input({"type": "lifespan.startup"})
+        reply = await self._next_reply(communicator, "startup", self.startup_timeout)
+        kind = reply.get("type")
+        if kind == "lifespan.startup.complete":
+            return
+        # A failed startup ends the lifespan: the app is not asked to shut down.
+        await communicator.wait(self.shutdown_timeout)
+        if kind == "lifespan.startup.failed":
+            raise LifespanStartupError(str(reply.get("message", "")))
+        raise LifespanError(
+            f"expected lifespan.startup.complete or lifespan.startup.failed, got {reply!r}"
+        )
+
+    async def shutdown(self) -> None:
+        """Send ``lifespan.shutdown``, wait for the answer and for the app to return."""
+        communicator = self._communicator
+        if communicator is None:
+            raise RuntimeError("shutdown() before a successful startup()")
+        if communicator.future.done():
+            raise RuntimeError("the lifespan has already ended")
+        await communicator.send_input({"type": "lifespan.shutdown"})
+        try:
+            reply = await self._next_reply(communicator, "shutdown", self.shutdown_timeout)
+        except LifespanUnsupportedError as error:
+            raise LifespanShutdownError(
+                f"application crashed during lifespan shutdown: {error.__cause__!r}"
+            ) from error.__cause__
+        kind = reply.get("type")
+        if kind == "lifespan.shutdown.failed":
+            message = str(reply.get("message", ""))
+            await communicator.wait(self.shutdown_timeout)
+            raise LifespanShutdownError(
+                f"application reported lifespan.shutdown.failed: {message!r}", message
+            )
+        if kind != "lifespan.shutdown.complete":
+            await communicator.wait(self.shutdown_timeout)
+            raise LifespanError(
+                f"expected lifespan.shutdown.complete or lifespan.shutdown.failed, got {reply!r}"
+            )
+        await communicator.wait(self.shutdown_timeout)
+
+    async def __aenter__(self: _Self) -> _Self:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def _next_reply(
+        self, communicator: ApplicationCommunicator, phase: str, timeout: float
+    ) -> Mapping[str, Any]:
+        try:
+            reply = await communicator.receive_output(timeout)
+        except Exception as error:
+            application = communicator.future
+            if application.done() and not application.cancelled():
+                failure = application.exception()
+                if failure is None:
+                    raise LifespanUnsupportedError(
+                        f"the application returned on the lifespan scope during {phase} "
+                        "without answering: it does not support the lifespan protocol"
+                    ) from error
+                raise LifespanUnsupportedError(
+                    f"the application raised {failure!r} on the lifespan scope during "
+                    f"{phase}: it does not support the lifespan protocol, or its "
+                    f"{phase} crashed (see the cause above)"
+                ) from failure
+            raise
+        if not isinstance(reply, Mapping):
+            raise LifespanError(f"expected a lifespan.{phase} message, got {reply!r}")
+        return reply

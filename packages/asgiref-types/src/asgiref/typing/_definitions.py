@@ -1,0 +1,417 @@
+"""Every ASGI type, written once for type checkers and for runtime introspection.
+
+This module is only executed when a program touches a name of
+``asgiref.typing`` at runtime (see the package ``__init__``), so it may use the
+full typing machinery. Annotations are real objects (no postponed evaluation)
+so that ``__required_keys__`` / ``__optional_keys__`` are exact at runtime on
+every supported Python.
+
+Levels covered: ASGI 3.0 and 2.0 applications, the HTTP and WebSocket
+sub-specification 2.5, lifespan 2.0 with ``state``, and the extensions
+websocket denial response, server push, zero-copy send, path send, early
+hints, trailers, debug and TLS.
+"""
+
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal, Protocol, TypeAlias
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired, TypedDict
+else:  # pragma: no cover - exercised on Python 3.10 only
+    # The stdlib TypedDict of 3.10 ignores NotRequired, so both come from the backport.
+    from typing_extensions import NotRequired, TypedDict
+
+# --------------------------------------------------------------------------
+# Building blocks shared by several scopes and messages.
+
+Headers: TypeAlias = Iterable[tuple[bytes, bytes]]
+"""``[name, value]`` pairs of byte strings, in wire order, duplicates kept."""
+
+ExtensionName: TypeAlias = Literal[
+    "websocket.http.response",
+    "http.response.push",
+    "http.response.zerocopysend",
+    "http.response.pathsend",
+    "http.response.early_hint",
+    "http.response.trailers",
+    "http.response.debug",
+    "tls",
+]
+"""The extension names this package knows; servers may advertise others."""
+
+
+class ASGIVersions(TypedDict):
+    """``scope["asgi"]``: the core version and the protocol spec version."""
+
+    version: Literal["2.0", "3.0"]
+    spec_version: NotRequired[str]
+
+
+class TLSExtension(TypedDict):
+    """``scope["extensions"]["tls"]``: present only on TLS connections."""
+
+    server_cert: str | None
+    client_cert_chain: NotRequired[Iterable[str]]
+    client_cert_name: NotRequired[str | None]
+    client_cert_error: NotRequired[str | None]
+    tls_version: int | None
+    cipher_suite: int | None
+
+
+# The dotted extension names are not identifiers, hence the functional form.
+ScopeExtensions = TypedDict(
+    "ScopeExtensions",
+    {
+        "websocket.http.response": dict[str, object],
+        "http.response.push": dict[str, object],
+        "http.response.zerocopysend": dict[str, object],
+        "http.response.pathsend": dict[str, object],
+        "http.response.early_hint": dict[str, object],
+        "http.response.trailers": dict[str, object],
+        "http.response.debug": dict[str, object],
+        "tls": TLSExtension,
+    },
+    total=False,
+)
+"""``scope["extensions"]``: each advertised extension maps to a dict (often empty)."""
+
+
+# --------------------------------------------------------------------------
+# Scopes.
+
+
+class HTTPScope(TypedDict):
+    """The connection scope of one HTTP request."""
+
+    type: Literal["http"]
+    asgi: ASGIVersions
+    http_version: str
+    method: str
+    scheme: NotRequired[str]
+    path: str
+    raw_path: NotRequired[bytes | None]
+    query_string: bytes
+    root_path: NotRequired[str]
+    headers: Headers
+    client: NotRequired[tuple[str, int] | None]
+    server: NotRequired[tuple[str, int | None] | None]
+    state: NotRequired[dict[str, Any]]
+    extensions: NotRequired[ScopeExtensions]
+
+
+class WebSocketScope(TypedDict):
+    """The connection scope of one WebSocket, alive as long as the socket."""
+
+    type: Literal["websocket"]
+    asgi: ASGIVersions
+    http_version: NotRequired[str]
+    scheme: NotRequired[str]
+    path: str
+    raw_path: NotRequired[bytes | None]
+    query_string: NotRequired[bytes | None]
+    root_path: NotRequired[str]
+    headers: Headers
+    client: NotRequired[tuple[str, int] | None]
+    server: NotRequired[tuple[str, int | None] | None]
+    subprotocols: NotRequired[Iterable[str]]
+    state: NotRequired[dict[str, Any]]
+    extensions: NotRequired[ScopeExtensions]
+
+
+class LifespanScope(TypedDict):
+    """The scope of the lifespan protocol, alive as long as the event loop."""
+
+    type: Literal["lifespan"]
+    asgi: ASGIVersions
+    state: NotRequired[dict[str, Any]]
+
+
+WWWScope: TypeAlias = HTTPScope | WebSocketScope
+Scope: TypeAlias = HTTPScope | WebSocketScope | LifespanScope
+
+
+# --------------------------------------------------------------------------
+# HTTP messages.
+
+
+class HTTPRequestEvent(TypedDict):
+    """Received: a chunk of the request body."""
+
+    type: Literal["http.request"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class HTTPResponseStartEvent(TypedDict):
+    """Sent: status and headers; ``trailers`` needs the trailers extension."""
+
+    type: Literal["http.response.start"]
+    status: int
+    headers: NotRequired[Headers]
+    trailers: NotRequired[bool]
+
+
+class HTTPResponseBodyEvent(TypedDict):
+    """Sent: a chunk of the response body."""
+
+    type: Literal["http.response.body"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class HTTPResponseTrailersEvent(TypedDict):
+    """Sent (extension ``http.response.trailers``): trailing headers after the body."""
+
+    type: Literal["http.response.trailers"]
+    headers: Headers
+    more_trailers: NotRequired[bool]
+
+
+class HTTPServerPushEvent(TypedDict):
+    """Sent (extension ``http.response.push``): an HTTP/2 push promise."""
+
+    type: Literal["http.response.push"]
+    path: str
+    headers: Headers
+
+
+class SupportsFileno(Protocol):
+    """An open file with an OS descriptor usable by ``os.sendfile`` (not BytesIO)."""
+
+    def fileno(self) -> int: ...
+
+
+class HTTPResponseZeroCopySendEvent(TypedDict):
+    """Sent (extension ``http.response.zerocopysend``): body bytes from a file descriptor."""
+
+    type: Literal["http.response.zerocopysend"]
+    file: SupportsFileno
+    offset: NotRequired[int]
+    count: NotRequired[int]
+    more_body: NotRequired[bool]
+
+
+class HTTPResponsePathsendEvent(TypedDict):
+    """Sent (extension ``http.response.pathsend``): the whole body from an absolute path."""
+
+    type: Literal["http.response.pathsend"]
+    path: str
+
+
+class HTTPResponseEarlyHintEvent(TypedDict):
+    """Sent (extension ``http.response.early_hint``): a 103 response with ``Link`` values."""
+
+    type: Literal["http.response.early_hint"]
+    links: Iterable[bytes]
+
+
+class HTTPResponseDebugEvent(TypedDict):
+    """Sent (extension ``http.response.debug``, test clients only): debug data."""
+
+    type: Literal["http.response.debug"]
+    info: dict[str, Any]
+
+
+class HTTPDisconnectEvent(TypedDict):
+    """Received: the client went away or the response is complete."""
+
+    type: Literal["http.disconnect"]
+
+
+# --------------------------------------------------------------------------
+# WebSocket messages. A data frame carries exactly one of ``bytes``/``text``;
+# the other key may be absent or None, so each frame message is a union of a
+# binary and a text variant.
+
+
+class WebSocketConnectEvent(TypedDict):
+    """Received: the handshake is waiting for accept or close."""
+
+    type: Literal["websocket.connect"]
+
+
+class WebSocketAcceptEvent(TypedDict):
+    """Sent: complete the handshake (``headers`` since spec 2.1)."""
+
+    type: Literal["websocket.accept"]
+    subprotocol: NotRequired[str | None]
+    headers: NotRequired[Headers]
+
+
+class WebSocketReceiveBytesEvent(TypedDict):
+    """Received: a binary data message."""
+
+    type: Literal["websocket.receive"]
+    bytes: bytes
+    text: NotRequired[None]
+
+
+class WebSocketReceiveTextEvent(TypedDict):
+    """Received: a text data message."""
+
+    type: Literal["websocket.receive"]
+    bytes: NotRequired[None]
+    text: str
+
+
+WebSocketReceiveEvent: TypeAlias = WebSocketReceiveBytesEvent | WebSocketReceiveTextEvent
+
+
+class WebSocketSendBytesEvent(TypedDict):
+    """Sent: a binary data message."""
+
+    type: Literal["websocket.send"]
+    bytes: bytes
+    text: NotRequired[None]
+
+
+class WebSocketSendTextEvent(TypedDict):
+    """Sent: a text data message."""
+
+    type: Literal["websocket.send"]
+    bytes: NotRequired[None]
+    text: str
+
+
+WebSocketSendEvent: TypeAlias = WebSocketSendBytesEvent | WebSocketSendTextEvent
+
+
+class WebSocketResponseStartEvent(TypedDict):
+    """Sent (extension ``websocket.http.response``): deny the handshake with a response."""
+
+    type: Literal["websocket.http.response.start"]
+    status: int
+    headers: NotRequired[Headers]
+
+
+class WebSocketResponseBodyEvent(TypedDict):
+    """Sent (extension ``websocket.http.response``): body of the denial response."""
+
+    type: Literal["websocket.http.response.body"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class WebSocketDisconnectEvent(TypedDict):
+    """Received: the socket closed (``reason`` since spec 2.5)."""
+
+    type: Literal["websocket.disconnect"]
+    code: int
+    reason: NotRequired[str | None]
+
+
+class WebSocketCloseEvent(TypedDict):
+    """Sent: close the socket, or reject the handshake with 403 (``reason`` since 2.3)."""
+
+    type: Literal["websocket.close"]
+    code: NotRequired[int]
+    reason: NotRequired[str | None]
+
+
+# --------------------------------------------------------------------------
+# Lifespan messages.
+
+
+class LifespanStartupEvent(TypedDict):
+    """Received: the server is about to accept connections."""
+
+    type: Literal["lifespan.startup"]
+
+
+class LifespanShutdownEvent(TypedDict):
+    """Received: the server has stopped accepting connections."""
+
+    type: Literal["lifespan.shutdown"]
+
+
+class LifespanStartupCompleteEvent(TypedDict):
+    """Sent: startup finished; the server may start serving."""
+
+    type: Literal["lifespan.startup.complete"]
+
+
+class LifespanStartupFailedEvent(TypedDict):
+    """Sent: startup failed; the server logs ``message`` and exits."""
+
+    type: Literal["lifespan.startup.failed"]
+    message: NotRequired[str]
+
+
+class LifespanShutdownCompleteEvent(TypedDict):
+    """Sent: cleanup finished; the server may exit."""
+
+    type: Literal["lifespan.shutdown.complete"]
+
+
+class LifespanShutdownFailedEvent(TypedDict):
+    """Sent: cleanup failed; the server logs ``message`` and exits."""
+
+    type: Literal["lifespan.shutdown.failed"]
+    message: NotRequired[str]
+
+
+# --------------------------------------------------------------------------
+# What travels through ``receive`` and ``send``: exactly the messages a server
+# may deliver to an application, and exactly those an application may emit.
+
+ASGIReceiveEvent: TypeAlias = (
+    HTTPRequestEvent
+    | HTTPDisconnectEvent
+    | WebSocketConnectEvent
+    | WebSocketReceiveBytesEvent
+    | WebSocketReceiveTextEvent
+    | WebSocketDisconnectEvent
+    | LifespanStartupEvent
+    | LifespanShutdownEvent
+)
+
+ASGISendEvent: TypeAlias = (
+    HTTPResponseStartEvent
+    | HTTPResponseBodyEvent
+    | HTTPResponseTrailersEvent
+    | HTTPServerPushEvent
+    | HTTPResponseZeroCopySendEvent
+    | HTTPResponsePathsendEvent
+    | HTTPResponseEarlyHintEvent
+    | HTTPResponseDebugEvent
+    | WebSocketAcceptEvent
+    | WebSocketSendBytesEvent
+    | WebSocketSendTextEvent
+    | WebSocketResponseStartEvent
+    | WebSocketResponseBodyEvent
+    | WebSocketCloseEvent
+    | LifespanStartupCompleteEvent
+    | LifespanStartupFailedEvent
+    | LifespanShutdownCompleteEvent
+    | LifespanShutdownFailedEvent
+)
+
+ASGIReceiveCallable: TypeAlias = Callable[[], Awaitable[ASGIReceiveEvent]]
+ASGISendCallable: TypeAlias = Callable[[ASGISendEvent], Awaitable[None]]
+
+
+# --------------------------------------------------------------------------
+# Applications.
+
+
+class ASGI2Protocol(Protocol):
+    """An ASGI 2 ("double callable") application class: built with the scope, then awaited."""
+
+    def __init__(self, scope: Scope) -> None: ...
+
+    async def __call__(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None: ...
+
+
+ASGI2Instance: TypeAlias = Callable[[ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
+"""What an ASGI 2 application returns for a scope."""
+
+ASGI2Application: TypeAlias = Callable[[Scope], ASGI2Instance]
+"""An ASGI 2 application: a class like ``ASGI2Protocol`` or any factory of instances."""
+
+ASGI3Application: TypeAlias = Callable[
+    [Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]
+]
+"""An ASGI 3 ("single callable") application."""
+
+ASGIApplication: TypeAlias = ASGI2Application | ASGI3Application

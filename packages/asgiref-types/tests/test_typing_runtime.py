@@ -1,0 +1,195 @@
+"""Runtime behaviour of asgiref.typing: every upstream name, lazy and cheap loading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import asgiref.typing as types_module
+
+# The names of upstream asgiref 3.13.0's ``asgiref.typing.__all__``.
+UPSTREAM_NAMES = [
+    "ASGIVersions",
+    "HTTPScope",
+    "WebSocketScope",
+    "LifespanScope",
+    "WWWScope",
+    "Scope",
+    "HTTPRequestEvent",
+    "HTTPResponseStartEvent",
+    "HTTPResponseBodyEvent",
+    "HTTPResponseTrailersEvent",
+    "HTTPResponsePathsendEvent",
+    "HTTPServerPushEvent",
+    "HTTPDisconnectEvent",
+    "WebSocketConnectEvent",
+    "WebSocketAcceptEvent",
+    "WebSocketReceiveEvent",
+    "WebSocketSendEvent",
+    "WebSocketResponseStartEvent",
+    "WebSocketResponseBodyEvent",
+    "WebSocketDisconnectEvent",
+    "WebSocketCloseEvent",
+    "LifespanStartupEvent",
+    "LifespanShutdownEvent",
+    "LifespanStartupCompleteEvent",
+    "LifespanStartupFailedEvent",
+    "LifespanShutdownCompleteEvent",
+    "LifespanShutdownFailedEvent",
+    "ASGIReceiveEvent",
+    "ASGISendEvent",
+    "ASGIReceiveCallable",
+    "ASGISendCallable",
+    "ASGI2Protocol",
+    "ASGI2Application",
+    "ASGI3Application",
+    "ASGIApplication",
+]
+
+
+def _run(code: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_every_upstream_name_is_exported() -> None:
+    missing = [name for name in UPSTREAM_NAMES if name not in types_module.__all__]
+    assert missing == []
+    for name in [*UPSTREAM_NAMES, "HTTPResponseDebugEvent"]:
+        assert getattr(types_module, name) is not None
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'HTTPScop'"):
+        types_module.HTTPScop  # type: ignore[attr-defined]  # the point of the test  # noqa: B018
+
+
+def test_dir_lists_the_public_names() -> None:
+    assert set(types_module.__all__) <= set(dir(types_module))
+
+
+def test_typed_dicts_build_plain_dicts() -> None:
+    event = types_module.HTTPResponseStartEvent(type="http.response.start", status=200)
+    assert event == {"type": "http.response.start", "status": 200}
+    assert type(event) is dict
+
+
+@pytest.mark.parametrize(
+    ("name", "required", "optional"),
+    [
+        ("HTTPRequestEvent", {"type"}, {"body", "more_body"}),
+        ("HTTPResponseStartEvent", {"type", "status"}, {"headers", "trailers"}),
+        ("WebSocketCloseEvent", {"type"}, {"code", "reason"}),
+        ("WebSocketDisconnectEvent", {"type", "code"}, {"reason"}),
+        ("WebSocketSendTextEvent", {"type", "text"}, {"bytes"}),
+        ("LifespanScope", {"type", "asgi"}, {"state"}),
+        ("ASGIVersions", {"version"}, {"spec_version"}),
+    ],
+)
+def test_optional_keys_are_optional_at_runtime(
+    name: str, required: set[str], optional: set[str]
+) -> None:
+    typed_dict = getattr(types_module, name)
+    assert typed_dict.__required_keys__ == required
+    assert typed_dict.__optional_keys__ == optional
+
+
+def test_importing_the_module_loads_neither_definitions_nor_validators() -> None:
+    out = _run(
+        """
+        import sys
+        import asgiref.typing
+        print(sorted(m for m in sys.modules if m.startswith("asgiref.typing.")))
+        print("typing_extensions" in sys.modules)
+        """
+    )
+    assert out.splitlines() == ["[]", "False"]
+
+
+def test_first_use_loads_definitions_but_not_validators() -> None:
+    out = _run(
+        """
+        import sys
+        from asgiref.typing import HTTPScope
+        print(sorted(m for m in sys.modules if m.startswith("asgiref.typing.")))
+        print(HTTPScope.__name__)
+        """
+    )
+    assert out.splitlines() == ["['asgiref.typing._definitions']", "HTTPScope"]
+
+
+def test_typing_extensions_only_on_python_3_10() -> None:
+    out = _run(
+        """
+        import sys
+        import asgiref.typing as t
+        t.HTTPScope
+        print("typing_extensions" in sys.modules)
+        """
+    )
+    assert out == str(sys.version_info < (3, 11))
+
+
+def test_without_typing_extensions() -> None:
+    # A blocker on the import path makes typing_extensions unimportable: 3.11+
+    # does not need it at all; 3.10 needs it and says so through ImportError.
+    out = _run(
+        """
+        import sys
+
+        class Blocker:
+            def find_spec(self, name, path=None, target=None):
+                if name == "typing_extensions":
+                    raise ImportError("typing_extensions blocked by the test")
+                return None
+
+        sys.meta_path.insert(0, Blocker())
+        import asgiref.typing as t
+        try:
+            names = [getattr(t, name) for name in t.__all__]
+        except ImportError as error:
+            print("ImportError", error)
+        else:
+            print("ok", len(names), sorted(t.HTTPRequestEvent.__optional_keys__))
+        """
+    )
+    if sys.version_info >= (3, 11):
+        assert out == f"ok {len(types_module.__all__)} ['body', 'more_body']"
+    else:
+        assert out.startswith("ImportError typing_extensions blocked")
+
+
+def test_with_typing_extensions_on_this_python() -> None:
+    # Whatever the interpreter, a typing_extensions already imported changes nothing.
+    out = _run(
+        """
+        import typing_extensions
+        import asgiref.typing as t
+        print(sorted(t.WebSocketAcceptEvent.__optional_keys__))
+        """
+    )
+    assert out == "['headers', 'subprotocol']"
+
+
+def test_validators_are_loaded_only_when_imported() -> None:
+    out = _run(
+        """
+        import sys
+        import asgiref.typing as t
+        [getattr(t, name) for name in t.__all__]
+        before = "asgiref.typing.validate" in sys.modules
+        from asgiref.typing.validate import validate_scope
+        print(before, "asgiref.typing.validate" in sys.modules)
+        """
+    )
+    assert out == "False True"

@@ -1,0 +1,339 @@
+"""WsgiToAsgi: serve a WSGI application from an ASGI server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import io
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import IO, Any
+
+from asgiref.wsgi._environ import build_environ
+from asgiref.wsgi._errors import (
+    ClientDisconnected,
+    RejectedRequestError,
+    RequestBodyTooLarge,
+    StreamingStoppedError,
+)
+from asgiref.wsgi._filewrapper import FileWrapper
+from asgiref.wsgi._input import BodyPump, InputStream
+from asgiref.wsgi._output import ResponseChannel
+from asgiref.wsgi._pool import LazyPool, shared_pool
+from asgiref.wsgi._response import ExcInfo, ResponseWriter, Write, run_application
+
+logger = logging.getLogger("asgiref.wsgi")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+WSGIApplication = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+_KIB = 1024
+
+
+@dataclass(frozen=True)
+class _Options:
+    duplicate_header_limit: int | None
+    max_headers: int | None
+    max_body_size: int | None
+    body_buffer_size: int
+    stream_buffer_size: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_headers", "max_body_size"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be None or >= 0")
+        for name in ("body_buffer_size", "stream_buffer_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+
+
+async def _send_plain(send: Send, status: int, text: str) -> None:
+    """A complete short text/plain response (the adapter's own 4xx/5xx)."""
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
+        await send({"type": "http.response.body", "body": text.encode("latin-1")})
+    except OSError:
+        pass  # the client left before hearing the answer
+
+
+async def _serve_lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+    """A WSGI app has nothing to start or stop; acknowledge both phases."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            on_shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _refuse_websocket(receive: Receive, send: Send) -> None:
+    """WSGI cannot speak WebSocket: close before accepting (the client sees a 403)."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1000})
+
+
+class WsgiToAsgiInstance:
+    """One request's bridge between an ASGI server and the WSGI application.
+
+    Usable directly as an ASGI application for a single request; ``WsgiToAsgi``
+    makes one per request and shares its thread pool with it.
+    """
+
+    def __init__(
+        self,
+        wsgi_application: WSGIApplication | None,
+        duplicate_header_limit: int | None = 100,
+        *,
+        max_headers: int | None = 1000,
+        max_body_size: int | None = None,
+        body_buffer_size: int = 64 * _KIB,
+        stream_buffer_size: int = 256 * _KIB,
+        executor: Executor | None = None,
+    ) -> None:
+        self.wsgi_application = wsgi_application
+        self.duplicate_header_limit = duplicate_header_limit
+        self._options = _Options(
+            duplicate_header_limit,
+            max_headers,
+            max_body_size,
+            body_buffer_size,
+            stream_buffer_size,
+        )
+        self._executor = executor
+        self._writer: ResponseWriter | None = None
+        self.scope: Scope = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._serve_http(scope, receive, send)
+        elif kind == "lifespan":
+            await _serve_lifespan(receive, send, lambda: None)
+        elif kind == "websocket":
+            await _refuse_websocket(receive, send)
+        else:
+            raise ValueError(f"WsgiToAsgi cannot serve a {kind!r} scope")
+
+    # -- PEP 3333 pieces, kept callable on their own as upstream allows -------
+
+    def build_environ(self, scope: Scope, body: IO[bytes] | None) -> dict[str, Any]:
+        """The WSGI environ for ``scope``, reading the request body from ``body``.
+
+        Raises ``ValueError`` (``RejectedRequestError``) for requests that must get
+        a 4xx instead of reaching the application.
+        """
+        environ, _ = build_environ(
+            scope,
+            io.BytesIO() if body is None else body,
+            duplicate_limit=self._options.duplicate_header_limit,
+            max_headers=self._options.max_headers,
+            file_wrapper=FileWrapper,
+        )
+        return environ
+
+    def start_response(
+        self,
+        status: str,
+        response_headers: list[tuple[str, str]],
+        exc_info: ExcInfo | None = None,
+    ) -> Write:
+        if self._writer is None:
+            raise RuntimeError("start_response() is only valid while a request is running")
+        return self._writer.start_response(status, response_headers, exc_info)
+
+    # -- the HTTP request --------------------------------------------------
+
+    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        options = self._options
+        try:
+            environ = self.build_environ(scope, None)
+        except RejectedRequestError as rejection:
+            await _send_plain(send, rejection.status, rejection.reason)
+            return
+        declared = environ.get("CONTENT_LENGTH")
+        if options.max_body_size is not None and int(declared or 0) > options.max_body_size:
+            await _send_plain(send, 413, "Payload Too Large")
+            return
+
+        loop = asyncio.get_running_loop()
+        channel = ResponseChannel(loop, options.stream_buffer_size)
+        pump = BodyPump(
+            loop,
+            receive,
+            buffer_size=max(options.stream_buffer_size, options.body_buffer_size),
+            max_body_size=options.max_body_size,
+            on_disconnect=channel.client_left,
+        )
+        environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))
+        pump_task = loop.create_task(pump.run())
+        try:
+            if options.body_buffer_size:
+                # A slow client fills this buffer without holding a pool thread.
+                await pump.prefetch(options.body_buffer_size)
+            if pump.disconnected:
+                return
+            if pump.too_large:
+                await _send_plain(send, 413, "Payload Too Large")
+                return
+            await self._run_and_deliver(loop, environ, channel, send)
+        finally:
+            pump.abort()
+            channel.stop()
+            pump_task.cancel()
+            try:
+                await pump_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                # A server whose receive() fails after the response is complete
+                # has nothing left to tell this request.
+                logger.debug("receive() failed while watching for a disconnect", exc_info=True)
+
+    async def _run_and_deliver(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        environ: dict[str, Any],
+        channel: ResponseChannel,
+        send: Send,
+    ) -> None:
+        application = self.wsgi_application
+        if application is None:
+            raise RuntimeError("WsgiToAsgiInstance has no WSGI application to call")
+        writer = self._writer = ResponseWriter(channel, self.scope.get("extensions") or {})
+
+        def run_in_thread() -> BaseException | None:
+            try:
+                run_application(application, environ, writer)
+                return None
+            except BaseException as error:  # handed to the loop
+                return error
+            finally:
+                environ["wsgi.errors"].flush()
+                channel.finish()
+
+        executor = self._executor or shared_pool().get()
+        # The app sees the context variables of the ASGI task that serves it.
+        outcome = loop.run_in_executor(executor, contextvars.copy_context().run, run_in_thread)
+        try:
+            await self._deliver(channel, send)
+        finally:
+            channel.stop()
+        error = await outcome
+        await self._finish(error, writer, channel, send)
+
+    @staticmethod
+    async def _deliver(channel: ResponseChannel, send: Send) -> None:
+        """Send what the app thread produces until it is done."""
+        while True:
+            batch, finished = await channel.take()
+            for item in batch:
+                if not channel.stopped:
+                    try:
+                        await send(item.message)
+                    except OSError:
+                        channel.client_left()  # the client is gone; the app thread stops too
+                channel.sent(item)
+            if finished:
+                return
+
+    async def _finish(
+        self,
+        error: BaseException | None,
+        writer: ResponseWriter,
+        channel: ResponseChannel,
+        send: Send,
+    ) -> None:
+        client_gone = channel.client_gone
+        if error is None:
+            if not client_gone and not writer.body_complete:
+                with contextlib.suppress(OSError):
+                    await send({"type": "http.response.body"})
+            return
+        if client_gone:
+            # Nobody is listening any more; only a genuine app failure is worth a record.
+            if not isinstance(error, StreamingStoppedError | ClientDisconnected):
+                logger.error(
+                    "Exception in WSGI application %r", self.wsgi_application, exc_info=error
+                )
+            return
+        if writer.headers_sent:
+            # Too late for an error page: failing the ASGI call makes the server
+            # cut the connection, so the client cannot take a truncated body
+            # for a complete one.
+            raise error
+        if isinstance(error, RequestBodyTooLarge):
+            await _send_plain(send, 413, "Payload Too Large")
+        elif isinstance(error, ClientDisconnected):
+            await _send_plain(send, 400, "Bad Request: Incomplete request body")
+        else:
+            logger.error("Exception in WSGI application %r", self.wsgi_application, exc_info=error)
+            await _send_plain(send, 500, "Internal Server Error")
+
+
+class WsgiToAsgi:
+    """Wraps a WSGI application so that ASGI servers can run it.
+
+    Requests run concurrently on a bounded thread pool (``max_workers``, or your
+    own ``executor``); bodies stream both ways with bounded buffers.
+    """
+
+    def __init__(
+        self,
+        wsgi_application: WSGIApplication,
+        duplicate_header_limit: int | None = 100,
+        *,
+        max_workers: int = 32,
+        executor: Executor | None = None,
+        max_headers: int | None = 1000,
+        max_body_size: int | None = None,
+        body_buffer_size: int = 64 * _KIB,
+        stream_buffer_size: int = 256 * _KIB,
+    ) -> None:
+        self.wsgi_application = wsgi_application
+        self.duplicate_header_limit = duplicate_header_limit
+        self._pool = LazyPool(max_workers) if executor is None else None
+        self._executor = executor
+        self._instance_options: dict[str, Any] = {
+            "max_headers": max_headers,
+            "max_body_size": max_body_size,
+            "body_buffer_size": body_buffer_size,
+            "stream_buffer_size": stream_buffer_size,
+        }
+        # Fail at construction, not at the first request.
+        _Options(duplicate_header_limit, **self._instance_options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _serve_lifespan(receive, send, self._shutdown)
+            return
+        executor = self._executor
+        if self._pool is not None and scope["type"] == "http":
+            executor = self._pool.get()
+        instance = WsgiToAsgiInstance(
+            self.wsgi_application,
+            self.duplicate_header_limit,
+            executor=executor,
+            **self._instance_options,
+        )
+        await instance(scope, receive, send)
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()

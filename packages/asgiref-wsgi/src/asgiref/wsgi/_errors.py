@@ -1,0 +1,36 @@
+"""Exceptions the adapter raises inside the WSGI application's thread."""
+
+from __future__ import annotations
+
+
+class ClientDisconnected(OSError):  # noqa: N818  # the name servers use too
+    """The client went away while the application was reading the request body.
+
+    It is an ``OSError`` so that frameworks treat it like any other broken
+    connection instead of reporting an application bug.
+    """
+
+
+class RequestBodyTooLarge(ValueError):  # noqa: N818  # reads as the HTTP status it becomes
+    """The request body grew beyond the adapter's ``max_body_size``.
+
+    Raised by ``wsgi.input`` for bodies without a ``Content-Length``; when it
+    escapes the application before a response started, the client gets a 413.
+    """
+
+
+class RejectedRequestError(ValueError):
+    """A request the adapter answers itself with a 4xx, never calling the app."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class StreamingStoppedError(Exception):
+    """Internal: the response can no longer be delivered (client disconnected).
+
+    Raised inside the worker thread to unwind the application's iteration so
+    that its ``close()`` still runs.
+    """

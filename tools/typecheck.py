@@ -25,7 +25,10 @@ def _mypy(*targets: str, cwd: Path) -> int:
 def main() -> int:
     packages = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
     sources = [str(p.relative_to(ROOT) / "src") for p in packages]
-    failures = _mypy(*sources, "tests", "conftest.py", "demo", "tools", "benchmarks", cwd=ROOT) != 0
+    failures = (
+        _mypy(*sources, "tests", "conftest.py", "demo", "tools", "benchmarks", "compat", cwd=ROOT)
+        != 0
+    )
     for package in packages:
         tests = package / "tests"
         if any(tests.rglob("*.py")):

@@ -269,36 +269,36 @@ class FakeChannelLayer:
 
 
 class ChannelWorker(StatelessServer):
-    """Shaped like channels.worker.Worker: the way Channels subclasses the base."""
+    """A channel-layer worker, subclassing the base the way Channels' worker does.
+
+    Overrides ``__init__`` (extra arguments), ``handle`` (one reader task per
+    channel name) and ``application_send``; one instance per channel name.
+    """
 
     def __init__(
         self,
         application: Any,
-        channels: list[str],
-        channel_layer: FakeChannelLayer,
+        channel_names: list[str],
+        layer: FakeChannelLayer,
         max_applications: int = 1000,
     ) -> None:
-        super().__init__(application, max_applications)
-        self.channels = channels
-        self.channel_layer = channel_layer
+        super().__init__(application, max_applications=max_applications)
+        self.layer = layer
+        self.channel_names = list(channel_names)
 
     async def handle(self) -> None:
-        listeners = [asyncio.ensure_future(self.listener(channel)) for channel in self.channels]
-        await asyncio.wait(listeners)
-        for listener in listeners:
-            listener.result()
+        readers = [asyncio.ensure_future(self.read_channel(name)) for name in self.channel_names]
+        await asyncio.wait(readers)
+        for reader in readers:
+            reader.result()  # a failed reader fails the worker
 
-    async def listener(self, channel: str) -> None:
-        while True:
-            message = await self.channel_layer.receive(channel)
-            if message.get("type") == "stop":
-                return
-            scope = {"type": "channel", "channel": channel}
-            instance_queue = self.get_or_create_application_instance(channel, scope)
-            await instance_queue.put(message)
+    async def read_channel(self, name: str) -> None:
+        while (event := await self.layer.receive(name))["type"] != "stop":
+            scope = {"type": "channel", "channel": name}
+            await self.get_or_create_application_instance(name, scope).put(event)
 
     async def application_send(self, scope: Any, message: Any) -> None:
-        await self.channel_layer.send("replies", {"from": scope["channel"], **message})
+        await self.layer.send("replies", {"from": scope["channel"], **message})
 
     def instance_future(self, scope_id: Hashable) -> asyncio.Task[Any]:
         return self.application_instances[scope_id]["future"]
@@ -320,7 +320,54 @@ async def test_channels_style_worker_subclass() -> None:
     assert {r["from"] for r in replies} == {"tasks", "emails"}
     assert not worker.instance_future("tasks").done()
     instances = [worker.instance_future(name) for name in ("tasks", "emails")]
-    for channel in worker.channels:
-        await layer.send(channel, {"type": "stop"})
+    for name in worker.channel_names:
+        await layer.send(name, {"type": "stop"})
     await asyncio.wait_for(running, 5)
     assert all(task.cancelled() for task in instances)
+
+
+async def test_failure_of_an_evicted_instance_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    async def fails_when_cancelled(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await receive()
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+    server = CollectingServer(fails_when_cancelled, max_applications=1)
+    server.get_or_create_application_instance("old", "s-old")
+    await settle()
+    evicted = server.application_instances["old"]["future"]
+    with caplog.at_level(logging.ERROR, logger="asgiref.server"):
+        server.get_or_create_application_instance("new", "s-new")
+        await asyncio.wait((evicted,), timeout=5)
+        await settle()
+    assert [r.getMessage() for r in caplog.records if "cleanup failed" in r.getMessage()]
+    server.delete_application_instance("new")
+    await settle()
+
+
+async def test_instance_ignoring_cancellation_does_not_block_shutdown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    async def stubborn(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await receive()
+        except asyncio.CancelledError:
+            await release.wait()
+
+    server = CollectingServer(stubborn)
+    server._shutdown_grace = 0.05
+    running = asyncio.ensure_future(server.arun())
+    await settle()
+    server.get_or_create_application_instance("stuck", "s")
+    await settle()
+    stuck = server.application_instances["stuck"]["future"]
+    with caplog.at_level(logging.WARNING, logger="asgiref.server"):
+        server.stop.set()
+        await asyncio.wait_for(running, 5)
+    assert server.application_instances == {}
+    assert any("ignored cancellation" in r.getMessage() for r in caplog.records)
+    release.set()
+    await asyncio.wait((stuck,), timeout=5)

@@ -67,8 +67,12 @@ def test_run_in_a_thread_without_any_event_loop(monkeypatch: pytest.MonkeyPatch)
 
 
 _CTRL_C_SCRIPT = """
-import asyncio, sys
+import asyncio, signal
 from asgiref.server import StatelessServer
+
+# A shell starts background jobs with SIGINT ignored, and Python then keeps it
+# ignored; install what an interactive Python has, so SIGINT means Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 async def app(scope, receive, send):
     try:

@@ -276,37 +276,40 @@ def test_no_task_outlives_the_test(scenario: str, asyncio_log: pytest.LogCapture
 
 
 class WebsocketStyleCommunicator(ApplicationCommunicator):
-    """Shaped like Channels' WebsocketCommunicator: overrides and calls super()."""
+    """Subclassed the way Channels' WebsocketCommunicator is.
+
+    It builds its own scope before calling ``super().__init__``, overrides
+    ``send_input`` / ``receive_output`` (calling ``super()``), and adds
+    websocket shortcuts on top of them.
+    """
 
     def __init__(self, application: Any, path: str) -> None:
         self.path = path
-        self.sent_count = 0
-        self.received_count = 0
+        self.inputs_sent = 0
+        self.outputs_received = 0
         super().__init__(application, {"type": "websocket", "path": path, "headers": []})
 
     async def send_input(self, message: Any) -> None:
-        self.sent_count += 1
+        self.inputs_sent += 1
         await super().send_input(message)
 
     async def receive_output(self, timeout: float = 1) -> Any:
-        self.received_count += 1
+        self.outputs_received += 1
         return await super().receive_output(timeout)
 
-    async def connect(self, timeout: float = 1) -> bool:
+    async def open(self, timeout: float = 1) -> bool:
         await self.send_input({"type": "websocket.connect"})
-        response = await self.receive_output(timeout)
-        return bool(response["type"] == "websocket.accept")
+        return bool((await self.receive_output(timeout))["type"] == "websocket.accept")
 
-    async def send_to(self, text_data: str) -> None:
-        await self.send_input({"type": "websocket.receive", "text": text_data})
+    async def say(self, text: str) -> None:
+        await self.send_input({"type": "websocket.receive", "text": text})
 
-    async def receive_from(self, timeout: float = 1) -> str:
-        response = await self.receive_output(timeout)
-        return str(response["text"])
+    async def hear(self, timeout: float = 1) -> str:
+        return str((await self.receive_output(timeout))["text"])
 
-    async def disconnect(self, code: int = 1000, timeout: float = 1) -> None:
-        await self.send_input({"type": "websocket.disconnect", "code": code})
-        await self.wait(timeout)
+    async def close(self, timeout: float = 1) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(timeout=timeout)
 
 
 async def websocket_upper(scope: Any, receive: Any, send: Any) -> None:
@@ -322,11 +325,11 @@ async def websocket_upper(scope: Any, receive: Any, send: Any) -> None:
 
 async def test_channels_style_subclass() -> None:
     communicator = WebsocketStyleCommunicator(websocket_upper, "/ws/")
-    assert await communicator.connect()
-    await communicator.send_to("hi")
-    assert await communicator.receive_from() == "HI"
-    await communicator.disconnect()
+    assert await communicator.open()
+    await communicator.say("hi")
+    assert await communicator.hear() == "HI"
+    await communicator.close()
     assert communicator.future.done()
-    assert (communicator.sent_count, communicator.received_count) == (3, 2)
+    assert (communicator.inputs_sent, communicator.outputs_received) == (3, 2)
     with pytest.raises(TimeoutError):
-        await communicator.receive_from(timeout=0.01)
+        await communicator.hear(timeout=0.01)

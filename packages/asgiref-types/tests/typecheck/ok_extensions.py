@@ -109,3 +109,11 @@ class Legacy:
 
 legacy: ASGIApplication = Legacy
 protocol_class: type[ASGI2Protocol] = Legacy
+
+
+def custom_extension(scope: HTTPScope) -> object:
+    # Servers may advertise extensions this package does not know.
+    extensions = scope.get("extensions", {})
+    if "fullflush" in extensions:
+        return extensions.get("fullflush")
+    return None

@@ -79,3 +79,12 @@ def a_scope() -> HTTPScope:
 
 single: ASGI3Application = app
 either: ASGIApplication = minimal
+
+
+def checked_app() -> ASGI3Application:
+    # The runtime validators are typed too: they return what they checked.
+    from asgiref.typing.validate import validate_scope, validating
+
+    scope = validate_scope(a_scope())
+    assert scope["type"] == "http"
+    return validating(app)

@@ -125,12 +125,10 @@ class StatelessServer:
             application(scope, input_queue.get, send),
             name=f"StatelessServer application instance {scope_id!r}",
         )
-        self.application_instances[scope_id] = {
-            "input_queue": input_queue,
-            "future": task,
-            "scope": scope,
-            "last_used": time.time(),
-        }
+        created = ApplicationDetails(
+            scope=scope, input_queue=input_queue, future=task, last_used=time.time()
+        )
+        self.application_instances[scope_id] = created
         return input_queue
 
     def delete_oldest_application_instance(self) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from asgiref.compatibility import guarantee_single_callable
 from asgiref.compatibility._timeout_error import AsgirefTimeoutError
@@ -43,16 +43,18 @@ class ApplicationCommunicator:
     @property
     def input_queue(self) -> asyncio.Queue[Any]:
         """What the application's ``receive()`` reads from."""
-        if self._input_queue is None:
-            self._input_queue = asyncio.Queue()
-        return self._input_queue
+        queue = self._input_queue
+        if queue is None:
+            queue = self._input_queue = asyncio.Queue()
+        return queue
 
     @property
     def output_queue(self) -> asyncio.Queue[Any]:
         """Where the application's ``send()`` puts messages."""
-        if self._output_queue is None:
-            self._output_queue = asyncio.Queue()
-        return self._output_queue
+        queue = self._output_queue
+        if queue is None:
+            queue = self._output_queue = asyncio.Queue()
+        return queue
 
     @property
     def future(self) -> asyncio.Task[Any]:
@@ -193,7 +195,10 @@ class ApplicationCommunicator:
         # The app as given: an ASGI 2 app's single-callable wrapper has no useful name.
         application = self._given_application
         name = getattr(application, "__qualname__", None) or type(application).__qualname__
-        scope_type = self.scope.get("type") if isinstance(self.scope, Mapping) else None
+        scope: object = self.scope
+        scope_type: object = None
+        if isinstance(scope, Mapping):
+            scope_type = cast("Mapping[str, object]", scope).get("type")
         if scope_type is None:
             return f"application {name!r}"
         return f"application {name!r} (scope type {scope_type!r})"

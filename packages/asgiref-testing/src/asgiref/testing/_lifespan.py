@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from asgiref.compatibility._timeout_error import AsgirefTimeoutError
 from asgiref.testing._communicator import ApplicationCommunicator
 
 __all__ = [
@@ -148,7 +149,12 @@ class ApplicationLifespan:
                     f"{phase}: it does not support the lifespan protocol, or its "
                     f"{phase} crashed (see the cause above)"
                 ) from failure
+            if isinstance(error, TimeoutError) and application.cancelled():
+                raise AsgirefTimeoutError(
+                    f"lifespan {phase}: the application did not answer lifespan.{phase} "
+                    f"within {timeout} s and has been cancelled"
+                ) from error
             raise
         if not isinstance(reply, Mapping):
             raise LifespanError(f"expected a lifespan.{phase} message, got {reply!r}")
-        return reply
+        return cast("Mapping[str, Any]", reply)

@@ -115,7 +115,7 @@ if TYPE_CHECKING:
     )
 else:
 
-    def __getattr__(name):
+    def __getattr__(name: str) -> object:
         # PEP 562: reached only for names not bound yet, i.e. on first use.
         if name not in __all__:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -126,5 +126,5 @@ else:
             namespace[public] = getattr(_definitions, public)
         return namespace[name]
 
-    def __dir__():
+    def __dir__() -> list[str]:
         return sorted({*globals(), *__all__})

@@ -86,8 +86,8 @@ class HTTPScope(TypedDict):
 
     type: Literal["http"]
     asgi: ASGIVersions
-    http_version: str
     method: str
+    http_version: str
     scheme: NotRequired[str]
     path: str
     raw_path: NotRequired[bytes | None]
@@ -124,6 +124,7 @@ class LifespanScope(TypedDict):
 
     type: Literal["lifespan"]
     asgi: ASGIVersions
+    # Absent when the server cannot carry state from lifespan to requests.
     state: NotRequired[dict[str, Any]]
 
 

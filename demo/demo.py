@@ -101,13 +101,17 @@ class Report:
 def drive_http(base: str, report: Report) -> None:
     with httpx.Client(base_url=base, timeout=30) as client:
         hello = client.get("/")
-        report.check("GET /", hello.status_code == 200, f"{hello.status_code} {hello.text.strip()!r}")
+        report.check(
+            "GET /", hello.status_code == 200, f"{hello.status_code} {hello.text.strip()!r}"
+        )
 
         started = time.perf_counter()
         for _ in range(200):
             client.get("/").raise_for_status()
         elapsed = time.perf_counter() - started
-        report.check("200 keep-alive requests", True, f"{200 / elapsed:.0f} req/s on one connection")
+        report.check(
+            "200 keep-alive requests", True, f"{200 / elapsed:.0f} req/s on one connection"
+        )
 
         body = b"y" * (8 * 1024 * 1024)
         upload = client.post("/upload", content=body)

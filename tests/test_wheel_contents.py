@@ -256,6 +256,10 @@ def _drop_file(release: dict[str, Wheel], name: str, path: str) -> None:
     release[name] = replace(release[name], files=release[name].files - {path})
 
 
+def _drop_wheel(release: dict[str, Wheel], name: str) -> None:
+    del release[name]
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Wheel]], None], str]] = {
     "path in two wheels": (
         lambda r: _add_files(r, "asgiref-wsgi", "asgiref/sync/__init__.py"),
@@ -303,7 +307,7 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Wheel]], None], str]] = {
         lambda r: r.update({"asgiref-testing": replace(r["asgiref-testing"], requires=())}),
         "depends on siblings []",
     ),
-    "a distribution is missing": (lambda r: r.pop("asgiref-types"), "expected wheels of"),
+    "a distribution is missing": (lambda r: _drop_wheel(r, "asgiref-types"), "expected wheels of"),
 }
 
 

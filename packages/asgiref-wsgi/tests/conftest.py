@@ -179,6 +179,8 @@ def _command(kind: str, target: str, port: int) -> list[str]:
     if kind == "uvicorn":
         # uvicorn's default settings: only where to listen is given.
         return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+    if kind == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), target]
     if kind == "hypercorn":
         return [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{port}"]
     raise ValueError(kind)
@@ -235,7 +237,15 @@ def hypercorn_server(server_tmp: Path) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture(params=["uvicorn", "hypercorn"])
+@pytest.fixture(scope="module")
+def daphne_server(server_tmp: Path) -> Iterator[Server]:
+    # Optional: daphne is only a test dependency where it installs cleanly.
+    pytest.importorskip("daphne")
+    with start_server("daphne", "wsgi_server_apps:application", server_tmp) as server:
+        yield server
+
+
+@pytest.fixture(params=["uvicorn", "hypercorn", "daphne"])
 def any_server(request: pytest.FixtureRequest) -> Server:
     server: Server = request.getfixturevalue(f"{request.param}_server")
     return server

@@ -138,6 +138,29 @@ def test_client_disconnect_mid_response_closes_iterable(any_server: Any, tmp_pat
     assert httpx.get(any_server.url + "/hello", timeout=10).text == "hello"
 
 
+@pytest.mark.parametrize("kind", ["uvicorn", "hypercorn"])
+def test_client_disconnect_mid_upload_raises_oserror_in_app(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Not daphne: it receives the whole body before it calls any application.
+    any_server = request.getfixturevalue(f"{kind}_server")
+    marker = tmp_path / "read-failed.txt"
+    with socket.create_connection(("127.0.0.1", any_server.port), 10) as sock:
+        sock.sendall(
+            f"POST /read-probe?marker={marker} HTTP/1.1\r\nHost: t\r\n"
+            "Content-Length: 1000000\r\n\r\n".encode()
+            + b"x" * 200_000
+        )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 15
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the app's read did not fail when the client left"
+    assert marker.read_text() == "ClientDisconnected"
+    assert httpx.get(any_server.url + "/hello", timeout=10).text == "hello"
+    assert "Exception in WSGI application" not in any_server.output()
+
+
 # -- Flask ------------------------------------------------------------------
 
 

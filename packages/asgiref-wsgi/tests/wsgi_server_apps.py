@@ -69,6 +69,14 @@ def plain_app(environ: Environ, start_response: Any) -> Iterable[bytes]:
     if path == "/close-probe":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _ProbeBody(Path(_query(environ, "marker", "")))
+    if path == "/read-probe":
+        marker = Path(_query(environ, "marker", ""))
+        try:
+            environ["wsgi.input"].read()
+        except OSError as error:
+            marker.write_text(type(error).__name__)
+            raise
+        return _text(start_response, "read all")
     if path.startswith("/environ"):
         keys = sorted(k for k, v in environ.items() if isinstance(v, str))
         return _text(start_response, json.dumps({k: environ[k] for k in keys}))

@@ -17,7 +17,6 @@ from asgiref.wsgi._errors import (
     ClientDisconnected,
     RejectedRequestError,
     RequestBodyTooLarge,
-    StreamingStoppedError,
 )
 from asgiref.wsgi._filewrapper import FileWrapper
 from asgiref.wsgi._input import BodyPump, InputStream
@@ -106,8 +105,8 @@ class WsgiToAsgiInstance:
         stream_buffer_size: int = 256 * _KIB,
         executor: Executor | None = None,
     ) -> None:
-        self.wsgi_application = wsgi_application
         self.duplicate_header_limit = duplicate_header_limit
+        self.wsgi_application = wsgi_application
         self._options = _Options(
             duplicate_header_limit,
             max_headers,
@@ -218,6 +217,8 @@ class WsgiToAsgiInstance:
             raise RuntimeError("WsgiToAsgiInstance has no WSGI application to call")
         writer = self._writer = ResponseWriter(channel, self.scope.get("extensions") or {})
 
+        errors_stream = environ["wsgi.errors"]
+
         def run_in_thread() -> BaseException | None:
             try:
                 run_application(application, environ, writer)
@@ -225,7 +226,7 @@ class WsgiToAsgiInstance:
             except BaseException as error:  # handed to the loop
                 return error
             finally:
-                environ["wsgi.errors"].flush()
+                errors_stream.flush()
                 channel.finish()
 
         executor = self._executor or shared_pool().get()
@@ -268,7 +269,7 @@ class WsgiToAsgiInstance:
             return
         if client_gone:
             # Nobody is listening any more; only a genuine app failure is worth a record.
-            if not isinstance(error, StreamingStoppedError | ClientDisconnected):
+            if not isinstance(error, ClientDisconnected):
                 logger.error(
                     "Exception in WSGI application %r", self.wsgi_application, exc_info=error
                 )
@@ -306,8 +307,8 @@ class WsgiToAsgi:
         body_buffer_size: int = 64 * _KIB,
         stream_buffer_size: int = 256 * _KIB,
     ) -> None:
-        self.wsgi_application = wsgi_application
         self.duplicate_header_limit = duplicate_header_limit
+        self.wsgi_application = wsgi_application
         self._pool = LazyPool(max_workers) if executor is None else None
         self._executor = executor
         self._instance_options: dict[str, Any] = {

@@ -25,7 +25,7 @@ def latin1(text: str) -> str:
 def _as_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
-    if isinstance(value, bytearray | memoryview):
+    if isinstance(value, bytearray):
         return bytes(value)
     if isinstance(value, str):
         return value.encode("latin-1")

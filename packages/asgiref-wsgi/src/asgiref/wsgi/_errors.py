@@ -28,9 +28,10 @@ class RejectedRequestError(ValueError):
         self.reason = reason
 
 
-class StreamingStoppedError(Exception):
-    """Internal: the response can no longer be delivered (client disconnected).
+class StreamingStoppedError(ClientDisconnected):
+    """The response can no longer be delivered: the client left mid-response.
 
-    Raised inside the worker thread to unwind the application's iteration so
-    that its ``close()`` still runs.
+    Raised by ``write()`` and inside the adapter's iteration to unwind the
+    application so that its ``close()`` still runs; being a
+    ``ClientDisconnected`` it takes the app's usual broken-connection path.
     """

@@ -23,7 +23,7 @@ class ErrorStream(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, text: str) -> int:
+    def write(self, text: object) -> int:  # object: untyped apps get a clear TypeError
         if not isinstance(text, str):
             raise TypeError(f"wsgi.errors takes str, not {type(text).__name__}")
         *complete, self._pending = (self._pending + text).split("\n")
@@ -31,7 +31,7 @@ class ErrorStream(io.TextIOBase):
             _errors_logger.warning("%s", line)
         return len(text)
 
-    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]  # PEP 3333 passes str lines
+    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]  # PEP 3333 passes str lines, not any iterable of objects
         for line in lines:
             self.write(line)
 

@@ -32,15 +32,14 @@ class FileWrapper:
 
     def sendable_path(self) -> str | None:
         """The absolute path of the whole, unread file, when the file has one."""
-        name = getattr(self.filelike, "name", None)
-        if not isinstance(name, str | os.PathLike):
-            return None
         try:
+            # A file opened from a descriptor has an int name: no path to give.
+            name = os.fsdecode(self.filelike.name)
             if self.filelike.tell() != 0:
                 return None
-        except (AttributeError, OSError, ValueError):
+        except (AttributeError, OSError, TypeError, ValueError):
             return None
-        path = os.path.abspath(os.fsdecode(name))
+        path = os.path.abspath(name)
         return path if os.path.isfile(path) else None
 
     def file_size(self, path: str) -> int:

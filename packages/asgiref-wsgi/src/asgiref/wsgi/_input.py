@@ -20,7 +20,8 @@ from asgiref.wsgi._errors import ClientDisconnected, RequestBodyTooLarge
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 # How long a blocked reader sleeps before re-checking that the request is
-# still alive; only matters if the loop side vanished without telling us.
+# still alive; only matters if the loop was closed without ending the request
+# (a thread blocked forever would also block interpreter exit).
 _WAKE_INTERVAL = 1.0
 
 
@@ -128,7 +129,7 @@ class BodyPump:
                     return self._pop(limit)
                 if self.complete:
                     return b""
-                if self.disconnected or self._aborted:
+                if self.disconnected or self._aborted or self._loop.is_closed():
                     raise ClientDisconnected("client disconnected while sending the body")
                 self._condition.wait(_WAKE_INTERVAL)
 

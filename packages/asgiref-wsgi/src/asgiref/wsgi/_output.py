@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.wsgi._errors import StreamingStoppedError
 
+# How often a blocked app thread checks that the event loop still exists.
 _WAKE_INTERVAL = 1.0
 
 
@@ -30,6 +31,8 @@ class Outgoing:
 
 
 class ResponseChannel:
+    """Messages from the app thread to the event loop, bounded by body bytes waiting."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, buffer_size: int) -> None:
         self._loop = loop
         self._buffer_size = max(buffer_size, 1)
@@ -46,21 +49,22 @@ class ResponseChannel:
 
     def put(self, item: Outgoing) -> None:
         with self._condition:
-            if self._stopped:
-                raise StreamingStoppedError
+            self._raise_if_stopped()
             self._pending.append(item)
             self._buffered += item.size
             self._wake_loop()
             while self._buffered > self._buffer_size and not self._stopped:
-                self._condition.wait(_WAKE_INTERVAL)
+                if not self._condition.wait(_WAKE_INTERVAL) and self._loop.is_closed():
+                    self._stopped = True
         if item.delivered is not None:
             while not item.delivered.wait(_WAKE_INTERVAL) and not self._stopped:
-                pass
+                if self._loop.is_closed():
+                    self.stop()
         self._raise_if_stopped()
 
     def _raise_if_stopped(self) -> None:
         if self._stopped:
-            raise StreamingStoppedError
+            raise StreamingStoppedError("the client is gone; the response was abandoned")
 
     def finish(self) -> None:
         """The app thread is done; whatever is pending is the rest of the response."""
@@ -69,7 +73,7 @@ class ResponseChannel:
             self._wake_loop()
 
     def _wake_loop(self) -> None:
-        if self._loop_waiting:
+        if self._loop_waiting and not self._loop.is_closed():
             self._loop_waiting = False
             self._loop.call_soon_threadsafe(self._wake.set)
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, cast
 
 from asgiref.wsgi._errors import StreamingStoppedError
 from asgiref.wsgi._filewrapper import FileWrapper
 from asgiref.wsgi._output import Outgoing, ResponseChannel
 
-ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]  # noqa: UP045  # a runtime alias on 3.10
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
 
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+
+
+# The checks below take ``object``: WSGI apps are rarely type-checked, so the
+# types their annotations promise are verified at run time.
 
 
 def _parse_status(status: object) -> int:
@@ -33,9 +37,12 @@ def _parse_status(status: object) -> int:
 
 
 def _encode_header(pair: object) -> tuple[bytes, bytes]:
-    if not isinstance(pair, tuple | list) or len(pair) != 2:
+    if not isinstance(pair, tuple | list):
         raise TypeError(f"WSGI header {pair!r} must be a (name, value) tuple")
-    name, value = pair
+    items = cast("tuple[object, ...] | list[object]", pair)
+    if len(items) != 2:
+        raise TypeError(f"WSGI header {pair!r} must be a (name, value) tuple")
+    name, value = items
     if not isinstance(name, str) or not isinstance(value, str):
         raise TypeError(f"WSGI header {pair!r}: name and value must be str")
     if not name or not set(name) <= _TOKEN_CHARS:
@@ -46,6 +53,17 @@ def _encode_header(pair: object) -> tuple[bytes, bytes]:
         return name.lower().encode("ascii"), value.encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError(f"WSGI header {name!r} value is not latin-1: {value!r}") from None
+
+
+def _encode_headers(headers: object) -> list[tuple[bytes, bytes]]:
+    if not isinstance(headers, list):
+        raise TypeError("WSGI response headers must be a list of (name, value) tuples")
+    return [_encode_header(pair) for pair in cast("list[object]", headers)]
+
+
+def _check_chunk(data: object) -> None:
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -89,9 +107,7 @@ class ResponseWriter:
         elif self._status is not None:
             raise RuntimeError("start_response called a second time without exc_info")
         code = _parse_status(status)
-        if not isinstance(headers, list):
-            raise TypeError("WSGI response headers must be a list of (name, value) tuples")
-        encoded = [_encode_header(pair) for pair in headers]
+        encoded = _encode_headers(headers)
         remaining = _declared_length(encoded)
         self._status, self._headers, self._remaining = code, encoded, remaining
         return self.write
@@ -105,8 +121,7 @@ class ResponseWriter:
 
     def send_chunk(self, data: bytes) -> bool:
         """Send one body chunk; False once the declared Content-Length is reached."""
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
+        _check_chunk(data)
         if self._status is None:
             raise RuntimeError("the application yielded body data before start_response()")
         if self._remaining is not None:

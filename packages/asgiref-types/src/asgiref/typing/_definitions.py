@@ -144,6 +144,12 @@ class HTTPRequestEvent(TypedDict):
     more_body: NotRequired[bool]
 
 
+class HTTPDisconnectEvent(TypedDict):
+    """Received: the client went away or the response is complete."""
+
+    type: Literal["http.disconnect"]
+
+
 class HTTPResponseStartEvent(TypedDict):
     """Sent: status and headers; ``trailers`` needs the trailers extension."""
 
@@ -212,12 +218,6 @@ class HTTPResponseDebugEvent(TypedDict):
 
     type: Literal["http.response.debug"]
     info: dict[str, Any]
-
-
-class HTTPDisconnectEvent(TypedDict):
-    """Received: the client went away or the response is complete."""
-
-    type: Literal["http.disconnect"]
 
 
 # --------------------------------------------------------------------------

@@ -311,19 +311,14 @@ class WebSocketCloseEvent(TypedDict):
 
 
 # --------------------------------------------------------------------------
-# Lifespan messages.
+# Lifespan messages, in the order of the two phases: the server's event, then
+# the application's answer (complete or failed).
 
 
 class LifespanStartupEvent(TypedDict):
     """Received: the server is about to accept connections."""
 
     type: Literal["lifespan.startup"]
-
-
-class LifespanShutdownEvent(TypedDict):
-    """Received: the server has stopped accepting connections."""
-
-    type: Literal["lifespan.shutdown"]
 
 
 class LifespanStartupCompleteEvent(TypedDict):
@@ -337,6 +332,12 @@ class LifespanStartupFailedEvent(TypedDict):
 
     type: Literal["lifespan.startup.failed"]
     message: NotRequired[str]
+
+
+class LifespanShutdownEvent(TypedDict):
+    """Received: the server has stopped accepting connections."""
+
+    type: Literal["lifespan.shutdown"]
 
 
 class LifespanShutdownCompleteEvent(TypedDict):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MakeVenv, TypeChecker
+from monorepo_testing import MakeVenv, TypeChecker
 
 CASES = Path(__file__).parent / "typecheck"
 OK = CASES / "consumer_ok.py"

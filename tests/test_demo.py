@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from monorepo_testing import REPO_ROOT
 
 
 @pytest.mark.timeout(180)

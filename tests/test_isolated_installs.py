@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import MakeVenv
+from monorepo_testing import MakeVenv
 
 CLASSIC_MODULES = (
     "asgiref",
@@ -93,7 +93,7 @@ def test_metapackage_gives_version_and_every_classic_module(make_venv: MakeVenv)
         location = report[module]
         assert location is not None, module
         assert location.startswith(site), (module, location)
-    from conftest import PACKAGES_DIR
+    from monorepo_testing import PACKAGES_DIR
 
     init = (PACKAGES_DIR / "asgiref" / "src" / "asgiref" / "__init__.py").read_text("utf-8")
     assert f'__version__ = "{report["__version__"]}"' in init

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PACKAGES_DIR, REPO_ROOT
+from monorepo_testing import PACKAGES_DIR, REPO_ROOT
 
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _READ_ONLY = "# example only:"

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from conftest import DISTRIBUTIONS, MakeVenv, Venv, run_checked
+from monorepo_testing import DISTRIBUTIONS, MakeVenv, Venv, run_checked
 
 UPSTREAM = "asgiref==3.8.1"
 MODULES = (

@@ -11,7 +11,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from conftest import PACKAGES_DIR
+from monorepo_testing import PACKAGES_DIR
 
 DECLARED_RANGES = {
     "Django 5.2": ">=3.8.1",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DISTRIBUTIONS, PACKAGES_DIR, REPO_ROOT, BuiltDists, run_checked
+from monorepo_testing import DISTRIBUTIONS, PACKAGES_DIR, REPO_ROOT, BuiltDists, run_checked
 
 METAPACKAGE = "asgiref"
 # The module packages each split owns (architecture.md, "who installs what").
@@ -200,12 +200,20 @@ def _archive_contents(wheel: Path) -> dict[str, bytes]:
 @pytest.mark.timeout(600)
 def test_wheel_from_sdist_equals_wheel_from_tree(built_dists: BuiltDists, tmp_path: Path) -> None:
     # built_dists made each wheel from its sdist; build them again from the tree.
-    from conftest import _uv
+    from monorepo_testing import uv_binary
 
     for distribution, from_sdist in built_dists.wheels.items():
         out = tmp_path / distribution
         run_checked(
-            [_uv(), "build", "--wheel", "--quiet", "--out-dir", out, PACKAGES_DIR / distribution],
+            [
+                uv_binary(),
+                "build",
+                "--wheel",
+                "--quiet",
+                "--out-dir",
+                out,
+                PACKAGES_DIR / distribution,
+            ],
             timeout=300,
         )
         (from_tree,) = out.glob("*.whl")

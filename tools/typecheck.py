@@ -25,15 +25,14 @@ def _mypy(*targets: str, cwd: Path) -> int:
 def main() -> int:
     packages = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
     sources = [str(p.relative_to(ROOT) / "src") for p in packages]
-    failures = (
-        _mypy(*sources, "tests", "conftest.py", "demo", "tools", "benchmarks", "compat", cwd=ROOT)
-        != 0
-    )
-    for package in packages:
-        tests = package / "tests"
-        if any(tests.rglob("*.py")):
-            failures += _mypy("tests", cwd=package) != 0
-    return 1 if failures else 0
+    roots = ("tests", "conftest.py", "demo", "tools", "benchmarks", "compat")
+    statuses = [_mypy(*sources, *roots, cwd=ROOT)]
+    statuses += [
+        _mypy("tests", cwd=package)
+        for package in packages
+        if any((package / "tests").rglob("*.py"))
+    ]
+    return 1 if any(statuses) else 0
 
 
 if __name__ == "__main__":

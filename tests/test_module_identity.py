@@ -35,7 +35,9 @@ def test_patched_thread_handler_runs_with_the_partial(monkeypatch: pytest.Monkey
     original = asgiref.sync.SyncToAsync.thread_handler
 
     def spy(self: Any, loop: Any, *args: Any, **kwargs: Any) -> Any:
-        func = args[2]
+        # (exc_info, task_context, func, *call): func runs the call, a partial of
+        # the user function that carries its arguments.
+        func = args[3]
         assert isinstance(func, functools.partial)
         # New Relic removes a keyword of its own from the partial before the call.
         func.keywords.pop("apm_marker", None)

@@ -184,7 +184,8 @@ def source_version() -> str:
 
 def test_release_follows_every_packaging_rule(built_dists: BuiltDists) -> None:
     wheels = {name: read_wheel(path) for name, path in built_dists.wheels.items()}
-    assert violations(wheels, source_version()) == []
+    problems = violations(wheels, source_version())
+    assert not problems, "packaging rules broken:\n" + "\n".join(problems)
 
 
 def test_build_gives_six_sdists_and_six_wheels(built_dists: BuiltDists) -> None:

@@ -398,7 +398,7 @@ def _import_microseconds(module: str) -> int:
 
 def _import_case(module: str, floor_module: str, n: int) -> tuple[float, float]:
     cases, floors = [], []
-    for _ in range(max(3, n)):
+    for _ in range(max(1, n)):
         cases.append(_import_microseconds(module) / 1e6)
         floors.append(_import_microseconds(floor_module) / 1e6)
     return statistics.median(cases), statistics.median(floors)

@@ -133,24 +133,25 @@ _REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 async def _connection(port: int, stop_at: float, counts: dict[str, int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < stop_at:
-            writer.write(_REQUEST)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length:
-                await reader.readexactly(length)
-            key = "ok" if head.startswith(b"HTTP/1.1 200") else "errors"
-            counts[key] += 1
-    except (ConnectionError, asyncio.IncompleteReadError):
-        counts["errors"] += 1
-    finally:
-        writer.close()
+    """One keep-alive client; a broken connection is counted and replaced."""
+    while time.perf_counter() < stop_at:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                writer.write(_REQUEST)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                if length:
+                    await reader.readexactly(length)
+                counts["ok" if head.startswith(b"HTTP/1.1 200") else "errors"] += 1
+        except (ConnectionError, asyncio.IncompleteReadError):
+            counts["errors"] += 1
+        finally:
+            writer.close()
 
 
 async def _load(port: int, connections: int, seconds: float) -> tuple[float, int]:

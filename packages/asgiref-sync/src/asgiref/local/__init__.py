@@ -35,10 +35,14 @@ class _Home:
         self.ident = ident
 
 
-# The home of the current context; each stored value carries the home it was
-# written under, and only counts while that home is still current.
-_home: contextvars.ContextVar[_Home | None] = contextvars.ContextVar(
-    "asgiref.local.home", default=None
+# A context no plain thread has claimed yet (e.g. a server's task).
+_UNCLAIMED: Final = _Home(-2)
+
+# The home of the current context. Each stored value carries the home it was
+# written under and counts only in that home's thread, or (async code and
+# bridged sync code) while that home is the context's current one.
+_home: contextvars.ContextVar[_Home] = contextvars.ContextVar(
+    "asgiref.local.home", default=_UNCLAIMED
 )
 
 # Fresh for every async side of an ``async_to_sync`` call: thread-critical
@@ -65,18 +69,24 @@ def _leave_bridge() -> None:
     _bridge_state.depth -= 1
 
 
-def _owned_home() -> _Home | None:
+def _owned_home() -> _Home:
     """The current home if code here may use this context's values, else a
     marker that matches no stored value."""
     home = _home.get()
-    if home is not None and home.ident == _get_ident():
+    if home.ident == _get_ident():
         return home
     if _get_running_loop() is not None or _bridge_state.depth:
         return home
     return _FOREIGN
 
 
-def _claim_home() -> _Home | None:
+def _visible(written_under: _Home) -> bool:
+    """Whether a value written under ``written_under`` counts here: in this
+    thread's own home, or in the context's home in async or bridged code."""
+    return written_under.ident == _get_ident() or written_under is _owned_home()
+
+
+def _claim_home() -> _Home:
     """Make the context usable for writing here; a plain thread that found a
     foreign context takes it over with a fresh home (hiding inherited values)."""
     home = _owned_home()
@@ -106,7 +116,7 @@ class Local:
     a strictly thread-local one. The class cannot be subclassed.
     """
 
-    __slots__ = ("_data", "_thread_critical")
+    __slots__ = ("__weakref__", "_data", "_thread_critical")
 
     _data: dict[str, contextvars.ContextVar[Any]]
     _thread_critical: bool
@@ -176,14 +186,12 @@ class _DefaultLocal(Local):
         var = _data_of(self).get(name)
         if var is not None:
             entry = var.get(None)
-            if entry is not None:
-                home = _home.get()
-                # Inlined fast case (a plain thread in its own context); the
-                # general rule is _owned_home.
-                if entry[0] is home and (
-                    (home is not None and home.ident == _get_ident()) or home is _owned_home()
-                ):
-                    return entry[1]
+            # Fast case first: written under this thread's own home. An entry
+            # of another thread's home (an inherited context) fails it and
+            # the general rule, which also admits the context's home in async
+            # code and bridged sync code.
+            if entry is not None and (entry[0].ident == _get_ident() or _visible(entry[0])):
+                return entry[1]
         if name[:1] == "_":
             return _object_getattribute(self, name)
         raise _missing(name)
@@ -191,14 +199,14 @@ class _DefaultLocal(Local):
     def __setattr__(self, name: str, value: Any) -> None:
         var = _data_of(self).get(name) or self._var(name)
         home = _home.get()
-        if home is None or home.ident != _get_ident():
+        if home.ident != _get_ident():
             home = _claim_home()
         var.set((home, value))
 
     def __delattr__(self, name: str) -> None:
         var = self._var(name)
         entry = var.get(None)
-        if entry is None or entry[0] is not _owned_home():
+        if entry is None or not _visible(entry[0]):
             raise _missing(name)
         var.set(None)
 
@@ -258,7 +266,7 @@ def _local_get(local: Local, name: str, default: Any) -> Any:
         if var is None:
             return default
         entry = var.get(None)
-        if entry is not None and entry[0] is _owned_home():
+        if entry is not None and _visible(entry[0]):
             return entry[1]
         return default
     return getattr(local, name, default)

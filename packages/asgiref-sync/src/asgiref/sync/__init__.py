@@ -116,6 +116,13 @@ def _resolve(future: Future[Any], value: Any = None, error: BaseException | None
         pass
 
 
+def _consume_outcome(future: Future[Any] | asyncio.Future[Any]) -> None:
+    # Marks an asyncio future's exception as retrieved (no "never retrieved"
+    # log for a call whose awaiting task was cancelled).
+    if not future.cancelled():
+        future.exception()
+
+
 def _set_pending_done(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -185,6 +192,7 @@ class SyncToAsync(Generic[_P, _R]):
         if (
             not callable(func)
             or iscoroutinefunction(func)
+            # The __call__ of callable objects is what runs (not a callability test).
             or iscoroutinefunction(getattr(func, "__call__", func))  # noqa: B004
         ):
             raise TypeError("sync_to_async can only be applied to sync functions.")
@@ -210,11 +218,11 @@ class SyncToAsync(Generic[_P, _R]):
         task_context: list[asyncio.Task[Any]] = []
         future: Future[Any] | asyncio.Future[Any] | None = None
         context: contextvars.Context | None = None
+        chain = self.deadlock_context.get(None) if self._thread_sensitive else None
         try:
             while future is None:
                 if self._thread_sensitive:
                     executor = self._thread_sensitive_executor(loop)
-                    chain = self.deadlock_context.get(None)
                     if _held_by_ancestor(chain, executor):
                         raise RuntimeError(
                             "Single thread executor already being used, would deadlock: "
@@ -224,6 +232,8 @@ class SyncToAsync(Generic[_P, _R]):
                             "Use thread_sensitive=False, or do not block that thread "
                             "on async code."
                         )
+                    if occupancy is not None:  # a retry: the first choice had ended
+                        occupancy.release()
                     occupancy = _Occupancy(executor, chain)
                     if deadlock_token is None:
                         deadlock_token = self.deadlock_context.set(occupancy)
@@ -249,6 +259,8 @@ class SyncToAsync(Generic[_P, _R]):
                 await _waiter_for(loop, future)
             except asyncio.CancelledError:
                 if future.done() or not await self._cancel_nested(task_context):
+                    # Nobody will read the outcome of the abandoned call.
+                    future.add_done_callback(_consume_outcome)
                     raise
                 await _waiter_for(loop, future)
             return cast(_R, future.result())
@@ -389,6 +401,7 @@ class AsyncToSync(Generic[_P, _R]):
     ) -> None:
         if not callable(awaitable) or (
             not iscoroutinefunction(awaitable)
+            # The __call__ of callable objects is what runs (not a callability test).
             and not iscoroutinefunction(getattr(awaitable, "__call__", awaitable))  # noqa: B004
         ):
             warnings.warn("async_to_sync was passed a non-async-marked callable", stacklevel=2)
@@ -408,16 +421,19 @@ class AsyncToSync(Generic[_P, _R]):
                 "You cannot use AsyncToSync in the same thread as an async event loop - "
                 "just await the async function directly."
             )
+        # Created here, in the caller's thread, and handed to main_wrap whole,
+        # so the caller's arguments never mix with main_wrap's own.
+        awaitable = self.awaitable(*args, **kwargs)
         if not self.force_new_loop:
             outer = self._outer_loop()
             if outer is not None:
                 state = cast(_BridgeThreadState, SyncToAsync.threadlocal)
-                outcome = self._run_on_outer_loop(outer, state.task_context, args, kwargs)
+                outcome = self._run_on_outer_loop(outer, state.task_context, awaitable)
                 if outcome is not _MISSING:
                     return cast(_R, outcome)
                 # The outer loop went away before our coroutine started; it
                 # never ran, so running it on a loop of our own is safe.
-        return self._run_on_own_loop(args, kwargs)
+        return self._run_on_own_loop(awaitable)
 
     @staticmethod
     def _outer_loop() -> asyncio.AbstractEventLoop | None:
@@ -448,15 +464,12 @@ class AsyncToSync(Generic[_P, _R]):
         self,
         loop: asyncio.AbstractEventLoop,
         task_context: list[asyncio.Task[Any]] | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        awaitable: Awaitable[Any],
     ) -> Any:
         executor, previous, context = self._prepare()
         call_result: Future[Any] = Future()
         try:
-            coro = self.main_wrap(
-                call_result, sys.exc_info(), task_context, context, *args, **kwargs
-            )
+            coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
             try:
                 loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], call_result)
             except RuntimeError:  # closed meanwhile
@@ -470,23 +483,30 @@ class AsyncToSync(Generic[_P, _R]):
         finally:
             self.executors.current = previous
 
-    def _run_on_own_loop(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _R:
+    def _run_on_own_loop(self, awaitable: Awaitable[_R]) -> _R:
         runner, one_shot = self._acquire_runner()
         loop = runner.loop
         executor, previous, context = self._prepare()
         call_result: Future[_R] = Future()
         self.loop_thread_executors[loop] = executor
+        completed = False
         try:
-            coro = self.main_wrap(call_result, sys.exc_info(), None, context, *args, **kwargs)
+            coro = self.main_wrap(call_result, sys.exc_info(), None, context, awaitable)
             done = runner.launch(coro, context[0])
             executor.run_until_future(done)
+            completed = True
             done.result()
             return self._finish(context, call_result)
         finally:
+            if not call_result.running() and not call_result.done():
+                _discard(awaitable)  # main_wrap never got to it
             self.loop_thread_executors.pop(loop, None)
             self.executors.current = previous
             runner.release()
-            if one_shot:
+            if one_shot or not completed:
+                # Interrupted (e.g. KeyboardInterrupt) while the coroutine may
+                # still run: retire the loop, which cancels what is left on it,
+                # rather than hand a busy loop to the next call.
                 runner.close()
 
     def _acquire_runner(self) -> tuple[LoopRunner, bool]:
@@ -511,12 +531,11 @@ class AsyncToSync(Generic[_P, _R]):
         exc_info: tuple[Any, Any, Any],
         task_context: list[asyncio.Task[Any]] | None,
         context: list[contextvars.Context],
-        /,
-        *args: _P.args,
-        **kwargs: _P.kwargs,
+        awaitable: Awaitable[_R],
     ) -> None:
-        """Runs the wrapped awaitable as a task on the loop and reports its
-        outcome (and the context it ended with) through ``call_result``."""
+        """Runs as a task on the loop: awaits ``awaitable`` (the call of the
+        wrapped function) and reports its outcome, and the context it ended
+        with, through ``call_result``."""
         __traceback_hide__ = True
         # Thread-critical values of the caller's async code stay behind, and
         # so does the chain of busy executors: the waiting thread serves this
@@ -534,9 +553,9 @@ class AsyncToSync(Generic[_P, _R]):
         try:
             active = exc_info[1]
             if active is None:
-                result = await self.awaitable(*args, **kwargs)
+                result = await awaitable
             else:
-                result = await _await_while_handling(active, self.awaitable, args, kwargs)
+                result = await _await_while_handling(active, awaitable)
         except BaseException as exc:
             _untrack(task_context, current)
             # Capture the context first: the waiting thread wakes as soon as
@@ -555,18 +574,21 @@ class AsyncToSync(Generic[_P, _R]):
         return functools.update_wrapper(bound, self.awaitable)
 
 
-async def _await_while_handling(
-    active: BaseException,
-    func: Callable[..., Awaitable[Any]],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
+async def _await_while_handling(active: BaseException, awaitable: Awaitable[Any]) -> Any:
     traceback = active.__traceback__
     try:
         raise active
     except BaseException:
         active.__traceback__ = traceback
-        return await func(*args, **kwargs)
+        return await awaitable
+
+
+def _discard(awaitable: object) -> None:
+    # An un-awaited coroutine would warn when collected; it never ran, so
+    # closing it is all that is left to do.
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
 
 
 def _untrack(task_context: list[asyncio.Task[Any]] | None, task: asyncio.Task[Any] | None) -> None:

@@ -96,8 +96,7 @@ class LoopRunner:
 
     def _after(self, main: asyncio.Task[Any], done: Future[None]) -> None:
         leftovers = [task for task in self._tasks if not task.done()]
-        generators = getattr(self.loop, "_asyncgens", None)
-        if not leftovers and not generators:
+        if not leftovers and not _open_generators(self.loop):
             done.set_result(None)
             return
         cleanup = self.loop.create_task(self._sweep(leftovers))
@@ -118,11 +117,9 @@ class LoopRunner:
                         "task": task,
                     }
                 )
-        generators = getattr(self.loop, "_asyncgens", None)
+        generators = _open_generators(self.loop)
         if generators:
-            await asyncio.gather(
-                *[gen.aclose() for gen in list(generators)], return_exceptions=True
-            )
+            await asyncio.gather(*[gen.aclose() for gen in generators], return_exceptions=True)
 
     def _serve_forever(self) -> None:
         loop = self.loop
@@ -157,6 +154,16 @@ def create_task_in_context(
         return loop.create_task(coro, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11+
     # 3.10: the task copies the context it is created in, which is the same.
     return context.run(loop.create_task, coro)
+
+
+def _open_generators(loop: asyncio.AbstractEventLoop) -> list[Any]:
+    # The loop's weak set of async generators it has seen (a private
+    # attribute of asyncio's loops; other loops simply skip this step).
+    # Finished or closed generators (no frame) need nothing.
+    seen = getattr(loop, "_asyncgens", None)
+    if not seen:
+        return []
+    return [gen for gen in list(seen) if gen.ag_frame is not None]
 
 
 def _settle(done: Future[None]) -> None:

@@ -1,0 +1,240 @@
+"""asgiref.local.Local: isolation, bridging, memory and thread safety."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from asgiref.local import Local, _DefaultLocal, _ThreadCriticalLocal
+from asgiref.sync import async_to_sync, sync_to_async
+
+
+class _Value:
+    """Weak-referenceable payload."""
+
+
+@pytest.fixture
+def no_cyclic_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _run_in_thread(target: Callable[[], None]) -> None:
+    errors: list[BaseException] = []
+
+    def wrapper() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=wrapper)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+def test_factory_and_subclassing() -> None:
+    assert type(Local()) is _DefaultLocal
+    assert type(Local(thread_critical=True)) is _ThreadCriticalLocal
+    assert isinstance(Local(), Local)
+
+    class Mine(Local):
+        pass
+
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+        Mine()
+
+
+@pytest.mark.parametrize("critical", [False, True])
+def test_missing_set_delete(critical: bool) -> None:
+    local = Local(thread_critical=critical)
+    with pytest.raises(AttributeError):
+        _ = local.missing
+    assert getattr(local, "missing", "default") == "default"
+    local.value = 1
+    assert local.value == 1
+    del local.value
+    assert not hasattr(local, "value")
+    with pytest.raises(AttributeError):
+        del local.value
+    with pytest.raises(AttributeError):
+        setattr(local, "_data", 1)  # noqa: B010  (a reserved name, not a typo)
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting semantics")
+@pytest.mark.parametrize("critical", [False, True])
+def test_local_and_values_are_freed_without_the_cyclic_gc(
+    critical: bool, no_cyclic_gc: None
+) -> None:
+    def scenario() -> tuple[weakref.ref[Any], weakref.ref[Any]]:
+        local = Local(thread_critical=critical)
+        value = _Value()
+        local.value = value
+        with pytest.raises(AttributeError):
+            _ = local.missing
+        return weakref.ref(local), weakref.ref(value)
+
+    # Run in a context (default mode) and thread (critical mode) that end, as
+    # a request's context or a worker thread would.
+    refs: list[tuple[weakref.ref[Any], weakref.ref[Any]]] = []
+    _run_in_thread(lambda: refs.append(contextvars.Context().run(scenario)))
+    local_ref, value_ref = refs[0]
+    assert local_ref() is None
+    assert value_ref() is None
+
+
+@pytest.mark.timeout(30)
+def test_thread_safety_under_concurrent_use() -> None:
+    local = Local()
+    critical = Local(thread_critical=True)
+    barrier = threading.Barrier(8)
+    failures: list[str] = []
+
+    def worker(index: int) -> None:
+        barrier.wait(10)
+        for step in range(2000):
+            local.value = (index, step)
+            critical.value = (index, step)
+            if local.value != (index, step) or critical.value != (index, step):
+                failures.append(f"thread {index} saw another thread's value")
+                return
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+
+
+@pytest.mark.timeout(30)
+def test_thread_started_in_a_copied_context_sees_nothing() -> None:
+    """Simulates Python 3.14's thread_inherit_context."""
+    local = Local()
+    local.value = "parent"
+    seen: dict[str, Any] = {}
+
+    def child() -> None:
+        seen["inherited"] = hasattr(local, "value")
+        local.value = "child"
+        seen["own"] = local.value
+
+        async def read() -> Any:
+            return getattr(local, "value", None)
+
+        seen["across_bridge"] = async_to_sync(read)()
+
+    parent_context = contextvars.copy_context()
+    thread = threading.Thread(target=lambda: parent_context.run(child))
+    thread.start()
+    thread.join(20)
+    assert seen == {"inherited": False, "own": "child", "across_bridge": "child"}
+    assert local.value == "parent"
+
+
+@pytest.mark.timeout(30)
+def test_thread_inheriting_context_of_an_async_bridge_caller_sees_nothing() -> None:
+    local = Local()
+    seen: list[bool] = []
+
+    async def sets_then_spawns() -> None:
+        local.value = "async"
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=lambda: context.run(lambda: seen.append(hasattr(local, "value")))
+        )
+        thread.start()
+        await asyncio.to_thread(thread.join, 20)
+
+    async_to_sync(sets_then_spawns)()
+    assert seen == [False]
+    assert local.value == "async"
+
+
+@pytest.mark.timeout(30)
+async def test_values_follow_tasks_and_bridges() -> None:
+    local = Local()
+    local.value = 1
+
+    async def child_task() -> None:
+        assert local.value == 1
+        local.value = 2
+
+    await asyncio.create_task(child_task())
+    assert local.value == 1  # a child task's writes stay there
+
+    def in_sync() -> None:
+        assert local.value == 1
+        local.value = 3
+
+        async def back_in_async() -> None:
+            assert local.value == 3
+            local.value = 4
+
+        async_to_sync(back_in_async)()
+        assert local.value == 4
+
+    await sync_to_async(in_sync)()
+    assert local.value == 4
+
+
+@pytest.mark.timeout(30)
+def test_thread_critical_is_per_thread_and_never_bridged() -> None:
+    critical = Local(thread_critical=True)
+    critical.value = "main"
+
+    async def async_side() -> None:
+        assert not hasattr(critical, "value")
+        critical.value = "async"
+
+        def sync_side() -> None:
+            # Runs on the main thread again (thread-sensitive): its own value.
+            assert critical.value == "main"
+
+            async def nested_async() -> None:
+                # A new crossing: the outer async code's value stays behind.
+                assert not hasattr(critical, "value")
+
+            async_to_sync(nested_async)()
+
+        await sync_to_async(sync_side)()
+        assert critical.value == "async"
+
+    async_to_sync(async_side)()
+    assert critical.value == "main"
+
+    def other_thread() -> None:
+        assert not hasattr(critical, "value")
+        critical.value = "other"
+
+    _run_in_thread(other_thread)
+    assert critical.value == "main"
+
+
+@pytest.mark.timeout(30)
+async def test_thread_critical_in_async_code_is_per_context() -> None:
+    critical = Local(thread_critical=True)
+    critical.value = "outer"
+
+    async def child() -> Any:
+        seen = critical.value
+        critical.value = "child"
+        return seen
+
+    assert await asyncio.create_task(child()) == "outer"
+    assert critical.value == "outer"

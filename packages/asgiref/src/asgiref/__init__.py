@@ -4,10 +4,26 @@ Each public module (``asgiref.sync``, ``asgiref.wsgi``, ...) is shipped by its o
 distribution; this metapackage depends on all of them and owns the version.
 """
 
-from pkgutil import extend_path
+import os as _os
+import sys as _sys
 
-# Editable installs put each split's ``src`` on sys.path separately; extending
-# ``__path__`` lets ``asgiref.<module>`` resolve in every one of them.
-__path__ = extend_path(__path__, __name__)
+
+def _extend_namespace_path(path: list[str]) -> list[str]:
+    # Editable installs put each split's ``src`` on sys.path separately, so
+    # ``asgiref.<module>`` must be looked up in every ``asgiref`` directory on
+    # sys.path, as pkgutil.extend_path does. Written out here because
+    # importing pkgutil would cost more than the rest of ``import asgiref.sync``.
+    extended = list(path)
+    entries: list[object] = list(_sys.path)  # programs do put non-str entries there
+    for entry in entries:
+        if not isinstance(entry, str):
+            continue
+        candidate = _os.path.join(entry or _os.curdir, __name__)
+        if candidate not in extended and _os.path.isdir(candidate):
+            extended.append(candidate)
+    return extended
+
+
+__path__ = _extend_namespace_path(__path__)
 
 __version__ = "3.13.0"

@@ -292,3 +292,38 @@ class TypeChecker:
 @pytest.fixture
 def typecheck(tmp_path: Path) -> TypeChecker:
     return TypeChecker(tmp_path)
+
+
+def pyright_installed_package(venv: Venv, workdir: Path) -> list[str]:
+    """pyright (strict) over the ``asgiref`` package as installed in ``venv``.
+
+    Returns one line per error, so a failing test shows them all; fails the
+    test if pyright analysed no file at all (it ignores paths it cannot use).
+    """
+    package = venv.site_packages() / "asgiref"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    # pyright ignores absolute "include" entries; relative ones are resolved
+    # against the directory of the configuration file.
+    include = os.path.relpath(package, workdir)
+    config = {"typeCheckingMode": "strict", "pythonVersion": version, "include": [include]}
+    (workdir / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", str(venv.python)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=workdir,
+        env=_clean_env(),
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"pyright gave no report:\n{proc.stdout}\n{proc.stderr}")
+    if not report["summary"]["filesAnalyzed"]:
+        pytest.fail(f"pyright analysed no file of {package}:\n{proc.stderr}")
+    return [
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+        for d in report.get("generalDiagnostics", [])
+        if d.get("severity") == "error"
+    ]

@@ -14,7 +14,8 @@ Every run starts from nothing, so it works on a fresh machine:
    PyPI instead, as the baseline to compare failures with);
 2. pip downloads the pinned, hash-checked sdists of the downstream projects
    into that temporary directory (nothing is committed or cached here);
-3. each project is installed from its sdist with ``--no-deps``, so its own
+3. each project is installed from its sdist with ``--no-deps`` (Django
+   editable from the unpacked sdist, for runtests.py), so its own
    ``asgiref`` requirement can never replace ours, and its runtime and test
    dependencies are installed by name afterwards;
 4. before any suite runs, a probe inside the environment checks where every

@@ -8,31 +8,14 @@ that is then awaited as ``instance(receive, send)``. Servers call
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import inspect
-import sys
 from typing import Any
 
+# One rule for "is this a coroutine function" (it honours markcoroutinefunction
+# on every Python): the bridge's.
+from asgiref.sync import iscoroutinefunction
+
 __all__ = ["double_to_single_callable", "guarantee_single_callable", "is_double_callable"]
-
-# Before 3.12 a function could only be *marked* as a coroutine function through
-# asyncio's private marker attribute (``asgiref.sync.markcoroutinefunction``
-# sets it there); 3.12+ has ``inspect.markcoroutinefunction`` instead, which
-# ``inspect.iscoroutinefunction`` understands by itself.
-_LEGACY_MARKER: object = (
-    getattr(asyncio.coroutines, "_is_coroutine", None) if sys.version_info < (3, 12) else None
-)
-
-
-def _is_coroutine_function(candidate: object) -> bool:
-    if inspect.iscoroutinefunction(candidate):
-        return True
-    if _LEGACY_MARKER is None:
-        return False
-    while isinstance(candidate, functools.partial):
-        candidate = candidate.func
-    return getattr(candidate, "_is_coroutine", None) is _LEGACY_MARKER
 
 
 def is_double_callable(application: Any) -> bool:
@@ -51,7 +34,7 @@ def is_double_callable(application: Any) -> bool:
         return True
     # Not callable(): what matters is whether the call itself is a coroutine function.
     dunder_call = getattr(application, "__call__", None)  # noqa: B004
-    return not (_is_coroutine_function(dunder_call) or _is_coroutine_function(application))
+    return not (iscoroutinefunction(dunder_call) or iscoroutinefunction(application))
 
 
 def double_to_single_callable(application: Any) -> Any:

@@ -24,6 +24,6 @@ def _extend_namespace_path(path: list[str]) -> list[str]:
     return extended
 
 
-__path__ = _extend_namespace_path(__path__)
+__path__ = _extend_namespace_path(list(__path__))
 
 __version__ = "3.13.0"

@@ -148,6 +148,38 @@ def test_thread_started_in_a_copied_context_sees_nothing() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_context_of_an_ended_thread_is_foreign_to_a_thread_reusing_its_ident() -> None:
+    """Thread idents are reused as soon as a thread ends (on Linux the next
+    thread usually gets the same one): ownership must not be keyed by them."""
+    local = Local()
+    left_behind: dict[str, Any] = {}
+
+    def first() -> None:
+        local.value = "first"
+        left_behind["ident"] = threading.get_ident()
+        left_behind["context"] = contextvars.copy_context()
+
+    _run_in_thread(first)
+    context: contextvars.Context = left_behind["context"]
+    reused = 0
+    for _ in range(20):
+        seen: list[Any] = []
+
+        def later(seen: list[Any] = seen) -> None:
+            if threading.get_ident() == left_behind["ident"]:
+                seen.append("reused")
+            seen.append(context.run(getattr, local, "value", None))
+
+        _run_in_thread(later)
+        if seen[0] == "reused":
+            reused += 1
+            seen.pop(0)
+        assert seen == [None], "a thread saw the values of an ended thread"
+        if reused >= 3:
+            break
+
+
+@pytest.mark.timeout(30)
 def test_thread_inheriting_context_of_an_async_bridge_caller_sees_nothing() -> None:
     local = Local()
     seen: list[bool] = []

@@ -63,7 +63,19 @@ class CurrentThreadExecutor(Executor):
     def __init__(self, old_executor: CurrentThreadExecutor | None = None) -> None:
         self._work_thread = threading.current_thread()
         self._old_executor = old_executor
-        self._wakeup = threading.Condition(threading.Lock())
+        # Two plain locks instead of a threading.Condition: ``_mutex`` makes
+        # "may work still be queued?" and the queueing one atomic step, and
+        # ``_wake`` is a one-slot signal, held while nothing is pending and
+        # released by whoever adds work or completes the served future. Both
+        # are C-level, where a Condition runs a few microseconds of Python per
+        # wait and per notify and allocates a lock per wait; every bridge call
+        # creates and waits on one of these. The trade: a release of an
+        # already released ``_wake`` is a no-op by design (one wake-up covers
+        # any amount of queued work), so the serving loop always re-checks the
+        # queue and the future after waking.
+        self._mutex = threading.Lock()
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._jobs: deque[_Job] = deque()
         self._served: Future[Any] | None = None
         self._broken = False
@@ -88,42 +100,43 @@ class CurrentThreadExecutor(Executor):
                 "CurrentThreadExecutor.run_until_future must be called from the "
                 "thread that created the executor"
             )
-        wakeup = self._wakeup
+        mutex = self._mutex
         jobs = self._jobs
-        with wakeup:
+        wait = self._wake.acquire
+        timeout = -1 if poll_interval is None else poll_interval
+        with mutex:
             if self._broken:
                 raise RuntimeError("CurrentThreadExecutor already quit or is broken")
             self._served = future
-        future.add_done_callback(self._notify)
+        future.add_done_callback(self._signal)
         try:
             while True:
-                with wakeup:
-                    while not jobs:
-                        if future.done():
-                            # Decided under the lock: no submit can slip in
-                            # between the last job and the shutdown.
+                while jobs:
+                    jobs.popleft().run()
+                if future.done():
+                    with mutex:
+                        # Decided under the mutex: no submit can slip in
+                        # between the last job and the shutdown.
+                        if not jobs:
                             self._broken = True
                             return
-                        if wakeup.wait(poll_interval) or on_idle is None:
-                            continue
-                        wakeup.release()
-                        try:
-                            on_idle()
-                        finally:
-                            wakeup.acquire()
-                    job = jobs.popleft()
-                job.run()
+                    continue
+                if not wait(True, timeout) and on_idle is not None:
+                    on_idle()
         finally:
             self._retire()
 
-    def _notify(self, _future: Future[Any]) -> None:
-        with self._wakeup:
-            self._wakeup.notify()
+    def _signal(self, _future: object = None) -> None:
+        try:  # noqa: SIM105  (hot path; contextlib.suppress costs more)
+            self._wake.release()
+        except RuntimeError:  # already signalled and not yet consumed
+            pass
 
     def _retire(self) -> None:
         # Normally the queue is empty here; after an escape (an exception out
-        # of on_idle) pending work moves outwards or fails loudly.
-        with self._wakeup:
+        # of on_idle or a job runner) pending work moves outwards or fails
+        # loudly.
+        with self._mutex:
             self._broken = True
             leftovers = list(self._jobs)
             self._jobs.clear()
@@ -152,12 +165,13 @@ class CurrentThreadExecutor(Executor):
     ) -> Future[Any] | None:
         """Queue ``fn`` and return its future, or None once this executor has
         finished (the decision and the queueing are one atomic step)."""
-        with self._wakeup:
+        future: Future[Any] = Future()
+        job = _Job(future, fn, args, kwargs)
+        with self._mutex:
             if not self._accepts_work():
                 return None
-            future: Future[Any] = Future()
-            self._jobs.append(_Job(future, fn, args, kwargs))
-            self._wakeup.notify()
+            self._jobs.append(job)
+        self._signal()
         return future
 
     def submit(self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_R]:

@@ -12,31 +12,49 @@ async code, and never carried across a bridge.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import functools
 import threading
-from asyncio import _get_running_loop
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 __all__ = ["Local"]
 
-_get_ident = threading.get_ident
+# asyncio's C-level "running loop of this thread, or None": the public
+# get_running_loop() raises when there is none, which costs an exception per
+# call on the hot paths of sync code.
+_get_running_loop: Final[Callable[[], asyncio.AbstractEventLoop | None]] = vars(asyncio.events)[
+    "_get_running_loop"
+]
+
+_T = TypeVar("_T")
 
 
 class _Home:
-    """Marks a context as owned by one plain sync thread.
+    """Marks the values one sync thread owns, and the contexts it claimed.
 
-    A context whose home is another thread's was inherited (copied at thread
-    start), so none of its values belong to the current thread.
+    Each thread has exactly one, created on first use there and compared by
+    identity. Not ``threading.get_ident()``: the OS hands an ended thread's
+    ident to the next new thread at once, which would then pass for the old
+    one and see the values of every context that old thread left behind.
+    A ``_Home`` cannot be reused while anything still refers to it.
     """
 
-    __slots__ = ("ident",)
+    __slots__ = ()
 
-    def __init__(self, ident: int) -> None:
-        self.ident = ident
+
+class _ThreadHome(threading.local):
+    # threading.local runs __init__ once per thread, on first access there.
+    def __init__(self) -> None:
+        self.home = _Home()
+
+
+_thread_home: Final = _ThreadHome()
 
 
 # A context no plain thread has claimed yet (e.g. a server's task).
-_UNCLAIMED: Final = _Home(-2)
+_UNCLAIMED: Final = _Home()
 
 # The home of the current context. Each stored value carries the home it was
 # written under and counts only in that home's thread, or (async code and
@@ -52,6 +70,11 @@ _crossing: contextvars.ContextVar[object] = contextvars.ContextVar(
 )
 
 
+# The functions below marked "reportUnusedFunction" are hooks for
+# asgiref.sync, the only other user of this module's internals (same
+# distribution); they are private to the pair, so pyright sees no user here.
+
+
 class _BridgeState(threading.local):
     # Above zero while this thread runs sync code handed over by a bridge;
     # such code legitimately uses a context that came from another thread.
@@ -61,11 +84,11 @@ class _BridgeState(threading.local):
 _bridge_state: Final = _BridgeState()
 
 
-def _enter_bridge() -> None:
+def _enter_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
     _bridge_state.depth += 1
 
 
-def _leave_bridge() -> None:
+def _leave_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
     _bridge_state.depth -= 1
 
 
@@ -73,7 +96,7 @@ def _owned_home() -> _Home:
     """The current home if code here may use this context's values, else a
     marker that matches no stored value."""
     home = _home.get()
-    if home.ident == _get_ident():
+    if home is _thread_home.home:
         return home
     if _get_running_loop() is not None or _bridge_state.depth:
         return home
@@ -83,25 +106,25 @@ def _owned_home() -> _Home:
 def _visible(written_under: _Home) -> bool:
     """Whether a value written under ``written_under`` counts here: in this
     thread's own home, or in the context's home in async or bridged code."""
-    return written_under.ident == _get_ident() or written_under is _owned_home()
+    return written_under is _thread_home.home or written_under is _owned_home()
 
 
 def _claim_home() -> _Home:
     """Make the context usable for writing here; a plain thread that found a
-    foreign context takes it over with a fresh home (hiding inherited values)."""
+    foreign context takes it over with its own home (hiding inherited values)."""
     home = _owned_home()
     if home is _FOREIGN:
-        home = _Home(_get_ident())
+        home = _thread_home.home
         _home.set(home)
     return home
 
 
-def _mark_new_crossing() -> None:
+def _mark_new_crossing() -> None:  # pyright: ignore[reportUnusedFunction]
     _crossing.set(object())
 
 
 # Never any context's home: values compared against it are invisible.
-_FOREIGN: Final = _Home(-1)
+_FOREIGN: Final = _Home()
 
 _ABSENT: Final = object()
 
@@ -137,13 +160,7 @@ class Local:
         pass
 
     def _var(self, name: str) -> contextvars.ContextVar[Any]:
-        if name in _RESERVED:
-            raise AttributeError(f"{name!r} is reserved by asgiref.local.Local")
-        var = self._data.get(name)
-        if var is None:
-            # setdefault is atomic: racing threads end up sharing one variable.
-            var = self._data.setdefault(name, contextvars.ContextVar(f"Local.{name}"))
-        return var
+        return _variable(self, name)
 
     # Every instance is one of the two subclasses below; these declare, for
     # type checkers, that any attribute may be read, written and deleted.
@@ -159,6 +176,18 @@ class Local:
     def __repr__(self) -> str:
         mode = "thread_critical" if self._thread_critical else "default"
         return f"<asgiref.local.Local ({mode}) at {id(self):#x}>"
+
+
+def _variable(local: Local, name: str) -> contextvars.ContextVar[Any]:
+    """The ContextVar behind ``local.<name>``, created on first use."""
+    if name in _RESERVED:
+        raise AttributeError(f"{name!r} is reserved by asgiref.local.Local")
+    data: dict[str, contextvars.ContextVar[Any]] = _data_of(local)
+    var = data.get(name)
+    if var is None:
+        # setdefault is atomic: racing threads end up sharing one variable.
+        var = data.setdefault(name, contextvars.ContextVar(f"Local.{name}"))
+    return var
 
 
 def _missing(name: str) -> AttributeError:
@@ -190,17 +219,29 @@ class _DefaultLocal(Local):
             # of another thread's home (an inherited context) fails it and
             # the general rule, which also admits the context's home in async
             # code and bridged sync code.
-            if entry is not None and (entry[0].ident == _get_ident() or _visible(entry[0])):
-                return entry[1]
+            # (_visible, inlined: this is the hot path of every read.)
+            if entry is not None:
+                written_under = entry[0]
+                if written_under is _thread_home.home or (
+                    written_under is _home.get()
+                    and (_get_running_loop() is not None or _bridge_state.depth)
+                ):
+                    return entry[1]
         if name[:1] == "_":
             return _object_getattribute(self, name)
         raise _missing(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         var = _data_of(self).get(name) or self._var(name)
+        # (_claim_home, inlined: this is the hot path of every write.)
         home = _home.get()
-        if home.ident != _get_ident():
-            home = _claim_home()
+        if (
+            home is not _thread_home.home
+            and _get_running_loop() is None
+            and not _bridge_state.depth
+        ):
+            home = _thread_home.home
+            _home.set(home)
         var.set((home, value))
 
     def __delattr__(self, name: str) -> None:
@@ -259,7 +300,7 @@ class _ThreadCriticalLocal(Local):
 _threads_of: Final = _ThreadCriticalLocal.__dict__["_threads"].__get__
 
 
-def _local_get(local: Local, name: str, default: Any) -> Any:
+def _local_get(local: Local, name: str, default: Any) -> Any:  # pyright: ignore[reportUnusedFunction]
     """``getattr(local, name, default)`` without raising internally (hot path)."""
     if type(local) is _DefaultLocal:
         var = _data_of(local).get(name)
@@ -270,3 +311,27 @@ def _local_get(local: Local, name: str, default: Any) -> Any:
             return entry[1]
         return default
     return getattr(local, name, default)
+
+
+def _push_value(  # pyright: ignore[reportUnusedFunction]
+    local: Local, name: str, make: Callable[[Any], _T]
+) -> tuple[_T, Callable[[], None]]:
+    """Set ``local.<name>`` to ``make(value visible before)`` here, claiming
+    the context as a write does; returns the new value and an undo.
+
+    For the bridge's per-call bookkeeping: one home check instead of one per
+    read and per write, and the undo restores the exact earlier entry.
+    """
+    home = _claim_home()
+    if type(local) is not _DefaultLocal:
+        previous = getattr(local, name, None)
+        value = make(previous)
+        setattr(local, name, value)
+        return value, functools.partial(setattr, local, name, previous)
+    var = _data_of(local).get(name) or _variable(local, name)
+    entry = var.get(None)
+    previous = None
+    if entry is not None and (entry[0] is home or entry[0] is _thread_home.home):
+        previous = entry[1]
+    value = make(previous)
+    return value, functools.partial(var.reset, var.set((home, value)))

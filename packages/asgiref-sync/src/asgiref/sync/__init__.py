@@ -21,15 +21,14 @@ import threading
 import time
 import warnings
 import weakref
-from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, InvalidStateError
 from types import TracebackType
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
-from asgiref.local import Local, _claim_home, _crossing, _enter_bridge, _leave_bridge, _local_get
-from asgiref.local import _mark_new_crossing as _start_crossing
+from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
+from asgiref.local import _mark_new_crossing as _start_crossing  # pyright: ignore[reportPrivateUsage]
 from asgiref.sync._coroutine_marks import iscoroutinefunction, markcoroutinefunction
 from asgiref.sync._loop_runner import LoopRunner, create_task_in_context, runner_for_this_thread
 
@@ -42,6 +41,16 @@ __all__ = [
     "iscoroutinefunction",
     "markcoroutinefunction",
     "sync_to_async",
+]
+
+# asgiref.local's bridge hooks and CurrentThreadExecutor's bridge-only
+# methods are private to this distribution; the lines marked
+# "reportPrivateUsage" are their uses from here.
+
+# asyncio's C-level "running loop of this thread, or None" (the public
+# get_running_loop() raises when there is none).
+_get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = vars(asyncio.events)[
+    "_get_running_loop"
 ]
 
 _P = ParamSpec("_P")
@@ -152,6 +161,35 @@ def _waiter_for(
     return waiter
 
 
+def _one_thread_executor() -> Executor:
+    # Imported here: concurrent.futures loads its thread pool module (and
+    # queue) on first use only, and ``import asgiref.sync`` should cost no
+    # more than ``import asyncio``.
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="asgiref-thread-sensitive")
+
+
+class _ProcessWideExecutor:
+    """``SyncToAsync.single_thread_executor`` until its first read, which
+    replaces this placeholder by the real executor (once, under a lock).
+
+    Trade: one class-attribute read goes through this descriptor, in
+    exchange for not importing the thread pool machinery at import time.
+    Assigning the attribute (tests, forks) replaces the placeholder too.
+    """
+
+    lock = threading.Lock()
+
+    def __get__(self, instance: object, owner: type | None = None) -> Executor:
+        with self.lock:
+            current = SyncToAsync.__dict__["single_thread_executor"]
+            if current is self:
+                current = _one_thread_executor()
+                type.__setattr__(SyncToAsync, "single_thread_executor", current)
+        return cast(Executor, current)
+
+
 class SyncToAsync(Generic[_P, _R]):
     """Wraps a sync callable so that awaiting it runs the callable in a thread.
 
@@ -164,9 +202,7 @@ class SyncToAsync(Generic[_P, _R]):
 
     # The process-wide thread for thread-sensitive code that has no better
     # home. The thread itself starts on first use.
-    single_thread_executor: ClassVar[Executor] = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="asgiref-thread-sensitive"
-    )
+    single_thread_executor: ClassVar[Executor] = cast(Executor, _ProcessWideExecutor())
 
     thread_sensitive_context: ClassVar[contextvars.ContextVar[ThreadSensitiveContext]] = (
         contextvars.ContextVar("thread_sensitive_context")
@@ -219,6 +255,7 @@ class SyncToAsync(Generic[_P, _R]):
         future: Future[Any] | asyncio.Future[Any] | None = None
         context: contextvars.Context | None = None
         chain = self.deadlock_context.get(None) if self._thread_sensitive else None
+        abandoned = False
         try:
             while future is None:
                 if self._thread_sensitive:
@@ -250,7 +287,7 @@ class SyncToAsync(Generic[_P, _R]):
                 elif type(executor) is CurrentThreadExecutor:
                     # None means it finished between routing and now: route
                     # again (it is no longer live, so another one is chosen).
-                    future = executor._try_submit(call, (), {})
+                    future = executor._try_submit(call, (), {})  # pyright: ignore[reportPrivateUsage]
                 else:
                     future = executor.submit(call)
             if occupancy is not None:
@@ -264,17 +301,30 @@ class SyncToAsync(Generic[_P, _R]):
                     raise
                 await _waiter_for(loop, future)
             return cast(_R, future.result())
+        except GeneratorExit:
+            # Closed without its task: the task was destroyed while pending
+            # (its loop was dropped) and the garbage collector finalises this
+            # coroutine in whatever thread and context it happens to run in.
+            # Nobody awaits the outcome, and that context belongs to someone
+            # else: copying our values into it (or resetting our token there)
+            # would corrupt an unrelated caller, e.g. hide its Local values.
+            abandoned = True
+            if occupancy is not None and future is None:
+                occupancy.release()
+            raise
         except BaseException:
             if occupancy is not None and future is None:
                 occupancy.release()
             raise
         finally:
-            if deadlock_token is not None:
-                # Always undone, even when scheduling itself failed: a stale
-                # flag would make every later call here report a deadlock.
-                self.deadlock_context.reset(deadlock_token)
-            if own_context and context is not None and future is not None:
-                _flow_back(context)
+            if not abandoned:
+                if deadlock_token is not None:
+                    # Always undone, even when scheduling itself failed: a
+                    # stale flag would make every later call here report a
+                    # deadlock.
+                    self.deadlock_context.reset(deadlock_token)
+                if own_context and context is not None and future is not None:
+                    _flow_back(context)
 
     def _thread_sensitive_executor(self, loop: asyncio.AbstractEventLoop) -> Executor:
         # 1. A sync thread further out is waiting in async_to_sync: run there.
@@ -284,17 +334,17 @@ class SyncToAsync(Generic[_P, _R]):
         #    none at all.
         current = _local_get(AsyncToSync.executors, "current", None)
         if current is not None:
-            live = current._live() if type(current) is CurrentThreadExecutor else current
+            live = current._live() if type(current) is CurrentThreadExecutor else current  # pyright: ignore[reportPrivateUsage]
             if live is not None:
                 return cast(Executor, live)
         # 2. The innermost ThreadSensitiveContext.
         context = self.thread_sensitive_context.get(None)
         if context is not None:
-            return context._executor_for_call()
+            return context._executor_for_call()  # pyright: ignore[reportPrivateUsage]
         # 3. The thread whose async_to_sync call runs this loop.
         serving = AsyncToSync.loop_thread_executors.get(loop)
         if serving is not None:
-            live = serving._live()
+            live = serving._live()  # pyright: ignore[reportPrivateUsage]
             if live is not None:
                 return live
         # 4. The process-wide thread.
@@ -448,13 +498,13 @@ class AsyncToSync(Generic[_P, _R]):
             return None
         return loop
 
-    def _prepare(self) -> tuple[CurrentThreadExecutor, Any, list[contextvars.Context]]:
-        _claim_home()
-        executors = self.executors
-        previous = _local_get(executors, "current", None)
-        executor = CurrentThreadExecutor(previous)
-        executors.current = executor
-        return executor, previous, [contextvars.copy_context()]
+    def _prepare(
+        self,
+    ) -> tuple[CurrentThreadExecutor, Callable[[], None], list[contextvars.Context]]:
+        """This thread's executor for the call (made current), the undo of
+        that, and the caller's context (copied after the change)."""
+        executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
+        return executor, undo, [contextvars.copy_context()]
 
     def _finish(self, context: list[contextvars.Context], result: Future[_R]) -> _R:
         _flow_back(context[0])
@@ -466,27 +516,30 @@ class AsyncToSync(Generic[_P, _R]):
         task_context: list[asyncio.Task[Any]] | None,
         awaitable: Awaitable[Any],
     ) -> Any:
-        executor, previous, context = self._prepare()
+        executor, undo, context = self._prepare()
         call_result: Future[Any] = Future()
         try:
             coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
+            watch = _OuterLoopWatch(loop, call_result, awaitable)
+            # Everything is prepared before the loop is woken: from then on
+            # this thread should only block, not compete with the loop thread
+            # for the GIL while the loop runs the coroutine.
             try:
-                loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], call_result)
+                loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], watch)
             except RuntimeError:  # closed meanwhile
                 coro.close()
                 return _MISSING
-            watch = _OuterLoopWatch(loop, call_result)
-            executor._serve(call_result, _LOOP_POLL_SECONDS, watch.check)
+            executor._serve(call_result, _LOOP_POLL_SECONDS, watch.check)  # pyright: ignore[reportPrivateUsage]
             if call_result.cancelled():
                 return _MISSING
             return self._finish(context, call_result)
         finally:
-            self.executors.current = previous
+            undo()
 
     def _run_on_own_loop(self, awaitable: Awaitable[_R]) -> _R:
         runner, one_shot = self._acquire_runner()
         loop = runner.loop
-        executor, previous, context = self._prepare()
+        executor, undo, context = self._prepare()
         call_result: Future[_R] = Future()
         self.loop_thread_executors[loop] = executor
         completed = False
@@ -501,7 +554,7 @@ class AsyncToSync(Generic[_P, _R]):
             if not call_result.running() and not call_result.done():
                 _discard(awaitable)  # main_wrap never got to it
             self.loop_thread_executors.pop(loop, None)
-            self.executors.current = previous
+            undo()
             runner.release()
             if one_shot or not completed:
                 # Interrupted (e.g. KeyboardInterrupt) while the coroutine may
@@ -556,6 +609,19 @@ class AsyncToSync(Generic[_P, _R]):
                 result = await awaitable
             else:
                 result = await _await_while_handling(active, awaitable)
+        except GeneratorExit:
+            # Finalised without its task (see SyncToAsync.__call__): the
+            # current context is some unrelated thread's, so it is not
+            # captured; the waiting thread gets an error instead of a hang.
+            _untrack(task_context, current)
+            _resolve(
+                call_result,
+                error=RuntimeError(
+                    "The event loop running this async_to_sync call dropped it "
+                    "before the coroutine completed."
+                ),
+            )
+            raise
         except BaseException as exc:
             _untrack(task_context, current)
             # Capture the context first: the waiting thread wakes as soon as
@@ -600,40 +666,57 @@ def _start_main_task(
     loop: asyncio.AbstractEventLoop,
     coro: Coroutine[Any, Any, None],
     context: contextvars.Context,
-    call_result: Future[Any],
+    watch: _OuterLoopWatch,
 ) -> None:
     """Loop-side start of an async_to_sync call on an outer loop."""
+    call_result = watch.call_result
     if call_result.cancelled():  # abandoned by the waiting thread already
         coro.close()
         return
     try:
-        task = create_task_in_context(loop, coro, context)
+        watch.task = create_task_in_context(loop, coro, context)
     except BaseException as exc:
         coro.close()
         _resolve(call_result, error=exc)
-        return
-
-    def report_early_cancel(finished: asyncio.Task[Any]) -> None:
-        # Cancelled before its first step, main_wrap never ran: tell the
-        # waiting thread, or it would wait forever.
-        if finished.cancelled() and not call_result.done():
-            _resolve(call_result, error=asyncio.CancelledError())
-
-    task.add_done_callback(report_early_cancel)
 
 
 class _OuterLoopWatch:
     """Checks, while a sync thread waits, that the outer loop can still
-    deliver; turns a dead loop into an abandoned call or a clear error."""
+    deliver; turns a dead loop into an abandoned call or a clear error, and
+    a task that ended without reporting (cancelled before its first step, so
+    main_wrap never ran) into that cancellation.
 
-    __slots__ = ("call_result", "loop", "stopped_since")
+    The last case is noticed at the next idle check rather than by a done
+    callback on the task: the callback would cost the loop one more
+    iteration, after the waiting thread was woken and while it waits for the
+    GIL, on every call; the check costs only the rare early cancellation (a
+    loop shutting down) up to one poll interval.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, call_result: Future[Any]) -> None:
+    __slots__ = ("awaitable", "call_result", "loop", "stopped_since", "task")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, call_result: Future[Any], awaitable: object
+    ) -> None:
         self.loop = loop
         self.call_result = call_result
+        self.awaitable = awaitable
         self.stopped_since: float | None = None
+        self.task: asyncio.Task[Any] | None = None
 
     def check(self) -> None:
+        task = self.task
+        if task is not None and task.done():
+            if not self.call_result.running() and not self.call_result.done():
+                _discard(self.awaitable)  # main_wrap never got to it
+            if task.cancelled():
+                _resolve(self.call_result, error=asyncio.CancelledError())
+            else:
+                _resolve(
+                    self.call_result,
+                    error=RuntimeError("main_wrap finished without reporting an outcome"),
+                )
+            return
         loop = self.loop
         if loop.is_running() and not loop.is_closed():
             self.stopped_since = None
@@ -704,11 +787,17 @@ class ThreadSensitiveContext:
     ) -> None:
         if self._token is None:
             return
-        SyncToAsync.thread_sensitive_context.reset(self._token)
+        # GeneratorExit: the coroutine is being finalised without its task,
+        # in some unrelated context (see SyncToAsync.__call__); leave that
+        # context alone and only release what this object owns.
+        own_context = exc_type is not GeneratorExit
+        if own_context:
+            SyncToAsync.thread_sensitive_context.reset(self._token)
         self._token = None
         self._state = "exited"
         if self._executor is not None:
-            AsyncToSync.executors.current = self._outer_executor
+            if own_context:
+                AsyncToSync.executors.current = self._outer_executor
             return
         own = SyncToAsync.context_to_thread_executor.pop(self, None)
         if own is not None:
@@ -727,10 +816,7 @@ class ThreadSensitiveContext:
         executors = SyncToAsync.context_to_thread_executor
         executor = executors.get(self)
         if executor is None:
-            executor = executors.setdefault(
-                self,
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="asgiref-thread-sensitive"),
-            )
+            executor = executors.setdefault(self, _one_thread_executor())
         return executor
 
 
@@ -769,9 +855,8 @@ _BRIDGE_PRIVATE_VARS = frozenset({_crossing, SyncToAsync.deadlock_context})
 def _reset_after_fork() -> None:
     # The child has only the forking thread: executors, loop threads and
     # waiting threads of the parent are gone.
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="asgiref-thread-sensitive"
-    )
+    _ProcessWideExecutor.lock = threading.Lock()  # may have been held by a parent thread
+    SyncToAsync.single_thread_executor = cast(Executor, _ProcessWideExecutor())
     SyncToAsync.context_to_thread_executor.clear()
     AsyncToSync.loop_thread_executors.clear()
     AsyncToSync.context_to_thread_executor.clear()

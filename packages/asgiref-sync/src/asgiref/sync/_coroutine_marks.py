@@ -14,7 +14,11 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
+
+# Typed once, so that narrowing by it gives partial[Any] rather than an
+# unknown type argument.
+_PARTIAL: Final[type[functools.partial[Any]]] = functools.partial
 
 __all__ = ["iscoroutinefunction", "markcoroutinefunction"]
 
@@ -43,6 +47,11 @@ def iscoroutinefunction(func: object) -> bool:
         return True
     if _LEGACY_MARK is None:
         return False
-    while inspect.ismethod(func) or isinstance(func, functools.partial):
-        func = func.__func__ if inspect.ismethod(func) else func.func
-    return getattr(func, "_is_coroutine", None) is _LEGACY_MARK
+    target: object = func
+    while True:
+        if inspect.ismethod(target):
+            target = target.__func__
+        elif isinstance(target, _PARTIAL):
+            target = target.func
+        else:
+            return getattr(target, "_is_coroutine", None) is _LEGACY_MARK

@@ -44,7 +44,7 @@ class LoopRunner:
         self.loop = asyncio.new_event_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._in_use = threading.Lock()
-        self._closing = False
+        self.closing = False
         self._current_done: Future[None] | None = None
         # The factory closes over the task set only, not the runner, so the
         # loop never keeps its runner alive.
@@ -56,18 +56,18 @@ class LoopRunner:
     # -- ownership --------------------------------------------------------
 
     def try_acquire(self) -> bool:
-        return not self._closing and self.pid == os.getpid() and self._in_use.acquire(False)
+        return not self.closing and self.pid == os.getpid() and self._in_use.acquire(False)
 
     def release(self) -> None:
         self._in_use.release()
 
     def close(self) -> None:
         """Stop the loop thread (from any thread; idempotent)."""
-        if self.pid != os.getpid() or self._closing:
+        if self.pid != os.getpid() or self.closing:
             # A forked child must not signal its parent's loop through the
             # inherited self-pipe.
             return
-        self._closing = True
+        self.closing = True
         with contextlib.suppress(RuntimeError):  # already closed
             self.loop.call_soon_threadsafe(self.loop.stop)
 
@@ -126,13 +126,13 @@ class LoopRunner:
         try:
             while True:
                 loop.run_forever()
-                if self._closing:
+                if self.closing:
                     break
                 # Someone stopped our loop from inside a call: fail that call
                 # rather than leave its caller waiting forever.
                 done = self._current_done
                 if done is not None and not done.done():
-                    self._closing = True
+                    self.closing = True
                     done.set_exception(
                         RuntimeError("Event loop stopped before the coroutine completed.")
                     )
@@ -202,7 +202,7 @@ def runner_for_this_thread() -> tuple[LoopRunner, bool]:
     """A runner that is free for one call, and whether it is a one-shot runner
     that the caller must close afterwards."""
     holder: _Holder | None = getattr(_per_thread, "holder", None)
-    if holder is None or holder.runner.pid != os.getpid() or holder.runner._closing:
+    if holder is None or holder.runner.pid != os.getpid() or holder.runner.closing:
         holder = _Holder()
         _per_thread.holder = holder
     if holder.runner.try_acquire():

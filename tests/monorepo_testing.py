@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -251,35 +252,9 @@ class TypeChecker:
 
     def pyright(self, venv: Venv, *files: Path) -> dict[Path, set[int]]:
         stage, staged = self._stage(files)
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
-        config = {"typeCheckingMode": "strict", "pythonVersion": version, "include": ["."]}
-        (stage / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pyright",
-                "--outputjson",
-                "--pythonpath",
-                str(venv.python),
-                "--project",
-                str(stage),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            cwd=stage,
-            env=_clean_env(),
-        )
-        try:
-            report = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            pytest.fail(f"pyright gave no report:\n{proc.stdout}\n{proc.stderr}")
+        errors = _pyright_errors(venv, stage, include=".")
         found: dict[Path, set[int]] = {original: set() for original in staged.values()}
-        for diagnostic in report.get("generalDiagnostics", []):
-            if diagnostic.get("severity") != "error":
-                continue
+        for diagnostic in errors:
             name = Path(diagnostic["file"]).name
             if name not in staged:
                 pytest.fail(f"pyright reported an error outside the checked files: {diagnostic}")
@@ -294,17 +269,13 @@ def typecheck(tmp_path: Path) -> TypeChecker:
     return TypeChecker(tmp_path)
 
 
-def pyright_installed_package(venv: Venv, workdir: Path) -> list[str]:
-    """pyright (strict) over the ``asgiref`` package as installed in ``venv``.
+def _pyright_errors(venv: Venv, workdir: Path, include: str) -> list[dict[str, Any]]:
+    """Run pyright (strict) from ``workdir`` over ``include``; its error diagnostics.
 
-    Returns one line per error, so a failing test shows them all; fails the
-    test if pyright analysed no file at all (it ignores paths it cannot use).
+    Fails the test if pyright gives no report or analyses no file at all (it
+    silently ignores "include" paths it cannot use, absolute ones among them).
     """
-    package = venv.site_packages() / "asgiref"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    # pyright ignores absolute "include" entries; relative ones are resolved
-    # against the directory of the configuration file.
-    include = os.path.relpath(package, workdir)
     config = {"typeCheckingMode": "strict", "pythonVersion": version, "include": [include]}
     (workdir / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
     proc = subprocess.run(
@@ -321,9 +292,17 @@ def pyright_installed_package(venv: Venv, workdir: Path) -> list[str]:
     except json.JSONDecodeError:
         pytest.fail(f"pyright gave no report:\n{proc.stdout}\n{proc.stderr}")
     if not report["summary"]["filesAnalyzed"]:
-        pytest.fail(f"pyright analysed no file of {package}:\n{proc.stderr}")
+        pytest.fail(f"pyright analysed no file of {include} in {workdir}:\n{proc.stderr}")
+    return [d for d in report.get("generalDiagnostics", []) if d.get("severity") == "error"]
+
+
+def pyright_installed_package(venv: Venv, workdir: Path) -> list[str]:
+    """pyright (strict) over the ``asgiref`` package as installed in ``venv``.
+
+    Returns one line per error, so a failing test shows them all.
+    """
+    include = os.path.relpath(venv.site_packages() / "asgiref", workdir)
     return [
         f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
-        for d in report.get("generalDiagnostics", [])
-        if d.get("severity") == "error"
+        for d in _pyright_errors(venv, workdir, include)
     ]

@@ -380,40 +380,57 @@ def wsgi_in_process(n: int) -> tuple[float, float]:
 # --- import time -----------------------------------------------------------------------
 
 
-def _import_microseconds(module: str) -> int:
+def _top_level_imports(code: str) -> dict[str, int]:
+    """Cumulative microseconds of each top-level import ``python -c code`` makes."""
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-X", "importtime", "-c", code],
         capture_output=True,
         text=True,
         check=True,
     )
+    found: dict[str, int] = {}
     for line in proc.stderr.splitlines():
-        parts = [p.strip() for p in line.split("|")]
-        if len(parts) == 3 and parts[2] == module:
-            return int(parts[1])
-    raise RuntimeError(f"no importtime line for {module}")
+        parts = line.split("|")
+        # Nesting is shown by indentation: one space before a top-level name.
+        if len(parts) == 3 and parts[2].startswith(" ") and not parts[2].startswith("  "):
+            cumulative = parts[1].strip()
+            if cumulative.isdigit():
+                found[parts[2].strip()] = int(cumulative)
+    return found
 
 
-def _import_case(module: str, floor_module: str, n: int) -> tuple[float, float]:
+def _import_seconds(code: str, startup: frozenset[str]) -> float:
+    # Everything the snippet imports, lazily loaded submodules included; the
+    # interpreter's own start-up imports are left out.
+    imports = _top_level_imports(code)
+    return sum(t for name, t in imports.items() if name not in startup) / 1e6
+
+
+def _import_case(code: str, floor_code: str, n: int) -> tuple[float, float]:
+    startup = frozenset(_top_level_imports("pass"))
     cases, floors = [], []
     for _ in range(max(1, n)):
-        cases.append(_import_microseconds(module) / 1e6)
-        floors.append(_import_microseconds(floor_module) / 1e6)
+        cases.append(_import_seconds(code, startup))
+        floors.append(_import_seconds(floor_code, startup))
     return statistics.median(cases), statistics.median(floors)
 
 
 def import_sync(n: int) -> tuple[float, float]:
-    return _import_case("asgiref.sync", "asyncio", n)
+    return _import_case("import asgiref.sync", "import asyncio", n)
 
 
 def import_typing(n: int) -> tuple[float, float]:
-    return _import_case("asgiref.typing", "typing", n)
+    return _import_case("import asgiref.typing", "import typing", n)
+
+
+def import_typing_first_use(n: int) -> tuple[float, float]:
+    return _import_case("from asgiref.typing import HTTPScope", "import typing", n)
 
 
 def import_wsgi(n: int) -> tuple[float, float]:
-    return _import_case("asgiref.wsgi", "asyncio", n)
+    return _import_case("import asgiref.wsgi", "import asyncio", n)
 
 
 CASES: dict[str, Callable[[int], tuple[float, float]]] = {
@@ -430,6 +447,7 @@ CASES: dict[str, Callable[[int], tuple[float, float]]] = {
     "wsgi_in_process": wsgi_in_process,
     "import_sync": import_sync,
     "import_typing": import_typing,
+    "import_typing_first_use": import_typing_first_use,
     "import_wsgi": import_wsgi,
 }
 

@@ -270,3 +270,90 @@ async def test_thread_critical_in_async_code_is_per_context() -> None:
 
     assert await asyncio.create_task(child()) == "outer"
     assert critical.value == "outer"
+
+
+# Default-mode storage is keyed by attribute name and shared by every Local
+# (asgiref.local's design note); these pin down that Locals using the same
+# name never see or disturb each other's values.
+
+
+@pytest.mark.timeout(30)
+def test_locals_sharing_a_name_stay_independent_in_sync_code() -> None:
+    first, second, third = Local(), Local(), Local()
+    first.value = "first"
+    assert not hasattr(second, "value")
+    second.value = "second"
+    third.value = "third"
+    assert (first.value, second.value, third.value) == ("first", "second", "third")
+
+    del second.value
+    assert not hasattr(second, "value")
+    assert (first.value, third.value) == ("first", "third")
+    with pytest.raises(AttributeError):
+        del second.value
+
+    del first.value
+    del third.value
+    assert not any(hasattr(local, "value") for local in (first, second, third))
+    second.value = "again"
+    assert second.value == "again"
+    assert not hasattr(first, "value")
+
+
+@pytest.mark.timeout(30)
+async def test_locals_sharing_a_name_stay_independent_across_tasks_and_bridges() -> None:
+    first, second = Local(), Local()
+    first.value = "outer-first"
+
+    async def child_task() -> None:
+        second.value = "child-second"
+        first.value = "child-first"
+
+    await asyncio.create_task(child_task())
+    assert first.value == "outer-first"
+    assert not hasattr(second, "value")
+
+    def in_sync() -> None:
+        assert first.value == "outer-first"
+        second.value = "sync-second"
+
+        async def back_in_async() -> None:
+            assert second.value == "sync-second"
+            del first.value
+
+        async_to_sync(back_in_async)()
+        assert not hasattr(first, "value")
+
+    await sync_to_async(in_sync)()
+    assert not hasattr(first, "value")
+    assert second.value == "sync-second"
+
+
+@pytest.mark.timeout(30)
+def test_a_local_named_like_the_bridge_bookkeeping_keeps_its_flowed_back_value() -> None:
+    # The bridge records its executor as AsyncToSync.executors.current and
+    # undoes that after the call; the undo must not touch what another Local
+    # stored under the same name during the call.
+    mine = Local()
+    mine.current = "before"
+
+    async def changes_it() -> None:
+        mine.current = "set by async code"
+
+    async_to_sync(changes_it)()
+    assert mine.current == "set by async code"
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting semantics")
+def test_a_dropped_local_is_freed_once_no_context_holds_its_values(no_cyclic_gc: None) -> None:
+    neighbour = Local()
+    neighbour.value = "stays"
+    local = Local()
+    value = _Value()
+    local.value = value
+    local_ref, value_ref = weakref.ref(local), weakref.ref(value)
+    del local.value
+    del local, value
+    assert local_ref() is None
+    assert value_ref() is None
+    assert neighbour.value == "stays"

@@ -17,7 +17,7 @@ import contextvars
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 __all__ = ["Local"]
 
@@ -44,13 +44,23 @@ class _Home:
     __slots__ = ()
 
 
-class _ThreadHome(threading.local):
-    # threading.local runs __init__ once per thread, on first access there.
-    def __init__(self) -> None:
-        self.home = _Home()
+# The current thread's _Home, as ``.home``. A plain threading.local (the C
+# type itself) with the first-use case handled by the caller (try/except): a
+# subclass with __init__ costs noticeably more per read, and this read is on
+# every access of every Local.
+_per_thread: Final = threading.local()
 
 
-_thread_home: Final = _ThreadHome()
+def _thread_home() -> _Home:
+    try:
+        return cast(_Home, _per_thread.home)
+    except AttributeError:
+        return _new_thread_home()
+
+
+def _new_thread_home() -> _Home:
+    home = _per_thread.home = _Home()
+    return home
 
 
 # A context no plain thread has claimed yet (e.g. a server's task).
@@ -92,29 +102,23 @@ def _leave_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
     _bridge_state.depth -= 1
 
 
-def _owned_home() -> _Home:
-    """The current home if code here may use this context's values, else a
-    marker that matches no stored value."""
-    home = _home.get()
-    if home is _thread_home.home:
-        return home
-    if _get_running_loop() is not None or _bridge_state.depth:
-        return home
-    return _FOREIGN
-
-
 def _visible(written_under: _Home) -> bool:
     """Whether a value written under ``written_under`` counts here: in this
     thread's own home, or in the context's home in async or bridged code."""
-    return written_under is _thread_home.home or written_under is _owned_home()
+    return written_under is _thread_home() or (
+        written_under is _home.get()
+        and (_get_running_loop() is not None or _bridge_state.depth > 0)
+    )
 
 
 def _claim_home() -> _Home:
-    """Make the context usable for writing here; a plain thread that found a
-    foreign context takes it over with its own home (hiding inherited values)."""
-    home = _owned_home()
-    if home is _FOREIGN:
-        home = _thread_home.home
+    """The home to write under: the context's, except that a plain thread
+    that finds a foreign context takes it over with its own home (hiding
+    inherited values)."""
+    home = _home.get()
+    mine = _thread_home()
+    if home is not mine and _get_running_loop() is None and not _bridge_state.depth:
+        home = mine
         _home.set(home)
     return home
 
@@ -132,6 +136,61 @@ _ABSENT: Final = object()
 _RESERVED: Final = frozenset({"_data", "_thread_critical", "_threads"})
 
 
+# Default-mode storage. One ContextVar per attribute *name*, shared by every
+# default-mode Local, holding in each context who wrote it:
+#   (local, home, value)                       one Local uses the name here
+#   (_SHARED, None, {local: (home, value)})     several do
+#
+# Keyed by name because a dict lookup by a str (hash cached) is the cheapest
+# way from ``local.name`` to storage: reaching per-instance state from inside
+# __getattribute__ takes a C call (slot descriptor or id()) that cost more
+# than the ContextVar read itself. The trades: the first Local of a context
+# to use a name stays cheapest, a second one makes writes copy a small dict;
+# and entries refer to their Local, so a Local lives as long as some context
+# holds a value it wrote (no cycle: a context never refers back).
+_Entry = tuple[Any, Any, Any]
+_SHARED: Final = object()
+_UNSET: Final[_Entry] = (None, _FOREIGN, None)
+_NOT_WRITTEN: Final = (_FOREIGN, None)
+_storage: dict[str, contextvars.ContextVar[_Entry]] = {}
+
+
+def _storage_for(name: str) -> contextvars.ContextVar[_Entry]:
+    var = _storage.get(name)
+    if var is None:
+        if name in _RESERVED:
+            raise AttributeError(f"{name!r} is reserved by asgiref.local.Local")
+        # setdefault is atomic: racing threads end up sharing one variable.
+        var = _storage.setdefault(name, contextvars.ContextVar(f"Local.{name}", default=_UNSET))
+    return var
+
+
+def _written(local: Local, entry: _Entry) -> tuple[Any, Any]:
+    """(home, value) that ``local`` wrote in ``entry``, or _NOT_WRITTEN."""
+    owner, home, value = entry
+    if owner is local:
+        return home, value
+    if owner is _SHARED:
+        return cast("dict[Local, tuple[Any, Any]]", value).get(local, _NOT_WRITTEN)
+    return _NOT_WRITTEN
+
+
+def _with_written(local: Local, entry: _Entry, written: tuple[Any, Any] | None) -> _Entry:
+    """``entry`` with what ``local`` wrote replaced by ``written`` (None: removed)."""
+    owner, home, value = entry
+    if owner is local or owner is None:
+        return _UNSET if written is None else (local, written[0], written[1])
+    if owner is _SHARED:
+        writers = dict(cast("dict[Local, tuple[Any, Any]]", value))
+    else:
+        writers = {owner: (home, value)}
+    if written is None:
+        writers.pop(local, None)
+    else:
+        writers[local] = written
+    return (_SHARED, None, writers) if writers else _UNSET
+
+
 class Local:
     """Attribute storage local to the current thread or async task.
 
@@ -139,9 +198,8 @@ class Local:
     a strictly thread-local one. The class cannot be subclassed.
     """
 
-    __slots__ = ("__weakref__", "_data", "_thread_critical")
+    __slots__ = ("__weakref__", "_thread_critical")
 
-    _data: dict[str, contextvars.ContextVar[Any]]
     _thread_critical: bool
 
     def __new__(cls, thread_critical: bool = False) -> Local:
@@ -150,114 +208,114 @@ class Local:
         elif cls not in (_DefaultLocal, _ThreadCriticalLocal):
             raise TypeError("asgiref.local.Local cannot be subclassed")
         instance = object.__new__(cls)
-        object.__setattr__(instance, "_data", {})
         object.__setattr__(instance, "_thread_critical", cls is _ThreadCriticalLocal)
         if cls is _ThreadCriticalLocal:
+            object.__setattr__(instance, "_data", {})
             object.__setattr__(instance, "_threads", threading.local())
         return instance
 
     def __init__(self, thread_critical: bool = False) -> None:
         pass
 
-    def _var(self, name: str) -> contextvars.ContextVar[Any]:
-        return _variable(self, name)
+    if TYPE_CHECKING:
+        # Every instance is one of the two subclasses below; these declare,
+        # for type checkers, that any attribute may be read, written and
+        # deleted. Only for them: a runtime __getattr__ anywhere in the
+        # class hierarchy stops Python 3.12+ from inlining the subclasses'
+        # __getattribute__ into the caller (its LOAD_ATTR specialisation).
+        def __getattr__(self, name: str) -> Any: ...
 
-    # Every instance is one of the two subclasses below; these declare, for
-    # type checkers, that any attribute may be read, written and deleted.
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(name)
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(name)
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(name)
+        def __delattr__(self, name: str) -> None: ...
 
     def __repr__(self) -> str:
         mode = "thread_critical" if self._thread_critical else "default"
         return f"<asgiref.local.Local ({mode}) at {id(self):#x}>"
 
 
-def _variable(local: Local, name: str) -> contextvars.ContextVar[Any]:
-    """The ContextVar behind ``local.<name>``, created on first use."""
-    if name in _RESERVED:
-        raise AttributeError(f"{name!r} is reserved by asgiref.local.Local")
-    data: dict[str, contextvars.ContextVar[Any]] = _data_of(local)
-    var = data.get(name)
-    if var is None:
-        # setdefault is atomic: racing threads end up sharing one variable.
-        var = data.setdefault(name, contextvars.ContextVar(f"Local.{name}"))
-    return var
-
-
 def _missing(name: str) -> AttributeError:
     return AttributeError(f"Local object has no attribute {name!r}")
 
 
-# Reads of the instance's own slots from inside __getattribute__ (plain
-# attribute access would recurse).
-_data_of: Final = Local.__dict__["_data"].__get__
 _object_getattribute: Final = object.__getattribute__
 
 
 class _DefaultLocal(Local):
-    # Each attribute is one ContextVar holding (home, value): a write is one
-    # ContextVar.set with no copying, and task isolation comes for free. The
-    # price is one variable per attribute name in every context that saw it.
-    #
     # __getattribute__ rather than __getattr__: the fallback to __getattr__
     # builds and discards an AttributeError first, which on 3.10/3.11 costs
     # more than the whole lookup. Names starting with "_" that are not stored
     # values (methods, slots, dunders) go to the normal machinery.
+    #
+    # The hot paths inline _written, _thread_home and _visible: each call
+    # saved is a sizeable part of an access.
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> Any:
-        var = _data_of(self).get(name)
-        if var is not None:
-            entry = var.get(None)
+        try:
+            owner, written_under, value = _storage[name].get()
+        except KeyError:  # no Local ever stored this name
+            pass
+        else:
+            if owner is not self:
+                if owner is _SHARED:
+                    written_under, value = value.get(self, _NOT_WRITTEN)
+                else:
+                    written_under = _FOREIGN
             # Fast case first: written under this thread's own home. An entry
             # of another thread's home (an inherited context) fails it and
             # the general rule, which also admits the context's home in async
             # code and bridged sync code.
-            # (_visible, inlined: this is the hot path of every read.)
-            if entry is not None:
-                written_under = entry[0]
-                if written_under is _thread_home.home or (
-                    written_under is _home.get()
-                    and (_get_running_loop() is not None or _bridge_state.depth)
-                ):
-                    return entry[1]
+            try:
+                mine = _per_thread.home
+            except AttributeError:
+                mine = _new_thread_home()
+            if written_under is mine or (
+                written_under is _home.get()
+                and (_get_running_loop() is not None or _bridge_state.depth)
+            ):
+                return value
         if name[:1] == "_":
             return _object_getattribute(self, name)
         raise _missing(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        var = _data_of(self).get(name) or self._var(name)
-        # (_claim_home, inlined: this is the hot path of every write.)
+        try:
+            var = _storage[name]
+        except KeyError:
+            var = _storage_for(name)
         home = _home.get()
-        if (
-            home is not _thread_home.home
-            and _get_running_loop() is None
-            and not _bridge_state.depth
-        ):
-            home = _thread_home.home
+        try:
+            mine = _per_thread.home
+        except AttributeError:
+            mine = _new_thread_home()
+        if home is not mine and _get_running_loop() is None and not _bridge_state.depth:
+            home = mine
             _home.set(home)
-        var.set((home, value))
+        owner = var.get()[0]
+        if owner is self or owner is None:
+            var.set((self, home, value))
+        else:
+            var.set(_with_written(self, var.get(), (home, value)))
 
     def __delattr__(self, name: str) -> None:
-        var = self._var(name)
-        entry = var.get(None)
-        if entry is None or not _visible(entry[0]):
-            raise _missing(name)
-        var.set(None)
+        var = _storage.get(name)
+        if var is not None:
+            entry = var.get()
+            written_under, _ = _written(self, entry)
+            if _visible(written_under):
+                var.set(_with_written(self, entry, None))
+                return
+        raise _missing(name)
 
 
 class _ThreadCriticalLocal(Local):
     # Sync code uses a real threading.local (one per instance); async code
     # uses ContextVars tagged with the crossing. __getattribute__ for the
     # same reason as above.
-    __slots__ = ("_threads",)
+    __slots__ = ("_data", "_threads")
 
+    _data: dict[str, contextvars.ContextVar[Any]]
     _threads: threading.local
 
     def __getattribute__(self, name: str) -> Any:
@@ -281,7 +339,7 @@ class _ThreadCriticalLocal(Local):
         if _get_running_loop() is None:
             _threads_of(self).__dict__[name] = value
         else:
-            self._var(name).set((_crossing.get(), value))
+            self._context_variable(name).set((_crossing.get(), value))
 
     def __delattr__(self, name: str) -> None:
         if name in _RESERVED:
@@ -290,26 +348,36 @@ class _ThreadCriticalLocal(Local):
             if _threads_of(self).__dict__.pop(name, _ABSENT) is _ABSENT:
                 raise _missing(name)
             return
-        var = self._var(name)
+        var = self._context_variable(name)
         entry = var.get(None)
         if entry is None or entry[0] is not _crossing.get():
             raise _missing(name)
         var.set(None)
 
+    def _context_variable(self, name: str) -> contextvars.ContextVar[Any]:
+        """The ContextVar behind ``<name>`` in async code, created on first use."""
+        data: dict[str, contextvars.ContextVar[Any]] = _data_of(self)
+        var = data.get(name)
+        if var is None:
+            # setdefault is atomic: racing threads end up sharing one variable.
+            var = data.setdefault(name, contextvars.ContextVar(f"Local.{name}"))
+        return var
 
+
+# Reads of the instance's own slots from inside __getattribute__ (plain
+# attribute access would recurse).
 _threads_of: Final = _ThreadCriticalLocal.__dict__["_threads"].__get__
+_data_of: Final = _ThreadCriticalLocal.__dict__["_data"].__get__
 
 
 def _local_get(local: Local, name: str, default: Any) -> Any:  # pyright: ignore[reportUnusedFunction]
     """``getattr(local, name, default)`` without raising internally (hot path)."""
     if type(local) is _DefaultLocal:
-        var = _data_of(local).get(name)
+        var = _storage.get(name)
         if var is None:
             return default
-        entry = var.get(None)
-        if entry is not None and _visible(entry[0]):
-            return entry[1]
-        return default
+        written_under, value = _written(local, var.get())
+        return value if _visible(written_under) else default
     return getattr(local, name, default)
 
 
@@ -320,7 +388,9 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
     the context as a write does; returns the new value and an undo.
 
     For the bridge's per-call bookkeeping: one home check instead of one per
-    read and per write, and the undo restores the exact earlier entry.
+    read and per write, and the undo restores exactly what ``local`` had
+    written before, leaving what other Locals wrote under the same name (say,
+    values that flowed back from the call) alone.
     """
     home = _claim_home()
     if type(local) is not _DefaultLocal:
@@ -328,10 +398,13 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
         value = make(previous)
         setattr(local, name, value)
         return value, functools.partial(setattr, local, name, previous)
-    var = _data_of(local).get(name) or _variable(local, name)
-    entry = var.get(None)
-    previous = None
-    if entry is not None and (entry[0] is home or entry[0] is _thread_home.home):
-        previous = entry[1]
-    value = make(previous)
-    return value, functools.partial(var.reset, var.set((home, value)))
+    var = _storage_for(name)
+    entry = var.get()
+    before = _written(local, entry)
+    value = make(before[1] if _visible(before[0]) else None)
+    var.set(_with_written(local, entry, (home, value)))
+
+    def undo() -> None:
+        var.set(_with_written(local, var.get(), None if before is _NOT_WRITTEN else before))
+
+    return value, undo

@@ -30,7 +30,7 @@ from asgiref.current_thread_executor import CurrentThreadExecutor
 from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
 from asgiref.local import _mark_new_crossing as _start_crossing  # pyright: ignore[reportPrivateUsage]
 from asgiref.sync._coroutine_marks import iscoroutinefunction, markcoroutinefunction
-from asgiref.sync._loop_runner import LoopRunner, create_task_in_context, runner_for_this_thread
+from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread, start_task_in_context
 
 __all__ = [
     "AsyncSingleThreadContext",
@@ -674,7 +674,7 @@ def _start_main_task(
         coro.close()
         return
     try:
-        watch.task = create_task_in_context(loop, coro, context)
+        watch.task = start_task_in_context(loop, coro, context)
     except BaseException as exc:
         coro.close()
         _resolve(call_result, error=exc)

@@ -1,7 +1,9 @@
 """Benchmark: this tree's asgiref against upstream asgiref 3.13.0, and both against the floor.
 
-Upstream is installed into a virtual environment of its own (both provide the
-import name ``asgiref``). Every case runs in fresh processes, interleaved
+Each side is installed from its wheels into a virtual environment of its own
+(both provide the import name ``asgiref``; ours is rebuilt from this tree on
+every run, so imports are timed as users install them, not as an editable
+layout with one source directory per distribution). Every case runs in fresh processes, interleaved
 round by round (ours, upstream / upstream, ours, ...), and each process times
 its case and the floor alternately, so what is reported are medians of ratios
 taken side by side on one machine, with their spread, never absolute times.
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PACKAGES = HERE.parent / "packages"
 UPSTREAM = "asgiref==3.13.0"
 SERVER_REQUIREMENTS = ("uvicorn",)
 
@@ -80,22 +83,29 @@ def _uv() -> str:
     return shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
 
 
-def upstream_python(python_version: str) -> Path:
-    """A venv holding upstream asgiref (created once, reused by later runs)."""
-    venv = HERE / ".venvs" / f"upstream-{python_version}"
+def _venv_with(name: str, requirements: Sequence[str | Path], *, rebuild: bool) -> Path:
+    """A venv under .venvs/ holding ``requirements`` and the server the
+    uvicorn cases need (kept between runs unless ``rebuild``)."""
+    venv = HERE / ".venvs" / name
     python = venv / "bin" / "python"
     marker = venv / ".complete"
-    if not marker.exists():
-        subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, venv], check=True)
+    if rebuild or not marker.exists():
+        marker.unlink(missing_ok=True)
+        subprocess.run(
+            [_uv(), "venv", "--quiet", "--clear", "--python", sys.executable, venv], check=True
+        )
+        # --no-cache: uv would otherwise reuse wheels it built from these
+        # directories before the sources changed.
         subprocess.run(
             [
                 _uv(),
                 "pip",
                 "install",
                 "--quiet",
+                "--no-cache",
                 "--python",
                 python,
-                UPSTREAM,
+                *map(str, requirements),
                 *SERVER_REQUIREMENTS,
             ],
             check=True,
@@ -103,6 +113,19 @@ def upstream_python(python_version: str) -> Path:
         )
         marker.write_text("ok")
     return python
+
+
+def upstream_python(python_version: str) -> Path:
+    """A venv holding upstream asgiref (created once, reused by later runs)."""
+    return _venv_with(f"upstream-{python_version}", [UPSTREAM], rebuild=False)
+
+
+def ours_python(python_version: str) -> Path:
+    """A venv holding this tree's six distributions, built as wheels now."""
+    distributions = sorted(
+        path for path in PACKAGES.iterdir() if (path / "pyproject.toml").exists()
+    )
+    return _venv_with(f"ours-{python_version}", distributions, rebuild=True)
 
 
 def describe(impl: Implementation) -> str:
@@ -289,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
 
     impls = [
-        Implementation("ours", Path(sys.executable)),
+        Implementation("ours", ours_python(version)),
         Implementation("upstream", upstream_python(version)),
     ]
     for impl in impls:

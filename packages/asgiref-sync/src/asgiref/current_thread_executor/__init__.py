@@ -84,7 +84,24 @@ class CurrentThreadExecutor(Executor):
 
     def run_until_future(self, future: Future[Any]) -> None:
         """Serve submitted work on this thread until ``future`` is done."""
+        if threading.current_thread() is not self._work_thread:
+            raise RuntimeError(
+                "CurrentThreadExecutor.run_until_future must be called from the "
+                "thread that created the executor"
+            )
+        self._begin(future)
         self._serve(future, None, None)
+
+    def _begin(self, future: Future[Any]) -> None:
+        """Make ``future``'s completion end the serving (on the creating
+        thread). Separate from :meth:`_serve` so the bridge can do it before
+        it wakes the event loop: the fewer steps between that wake-up and the
+        blocking wait, the sooner the loop thread gets the GIL."""
+        with self._mutex:
+            if self._broken:
+                raise RuntimeError("CurrentThreadExecutor already quit or is broken")
+            self._served = future
+        future.add_done_callback(self._signal)
 
     def _serve(
         self,
@@ -92,23 +109,13 @@ class CurrentThreadExecutor(Executor):
         poll_interval: float | None,
         on_idle: Callable[[], None] | None,
     ) -> None:
-        # ``on_idle`` runs every ``poll_interval`` seconds without work; the
-        # bridge uses it to notice an event loop that went away, so a wait can
-        # never become permanent.
-        if threading.current_thread() is not self._work_thread:
-            raise RuntimeError(
-                "CurrentThreadExecutor.run_until_future must be called from the "
-                "thread that created the executor"
-            )
+        # After _begin(future). ``on_idle`` runs every ``poll_interval``
+        # seconds without work; the bridge uses it to notice an event loop
+        # that went away, so a wait can never become permanent.
         mutex = self._mutex
         jobs = self._jobs
         wait = self._wake.acquire
         timeout = -1 if poll_interval is None else poll_interval
-        with mutex:
-            if self._broken:
-                raise RuntimeError("CurrentThreadExecutor already quit or is broken")
-            self._served = future
-        future.add_done_callback(self._signal)
         try:
             while True:
                 while jobs:
@@ -116,15 +123,17 @@ class CurrentThreadExecutor(Executor):
                 if future.done():
                     with mutex:
                         # Decided under the mutex: no submit can slip in
-                        # between the last job and the shutdown.
+                        # between the last job and the shutdown, so there
+                        # is nothing left to retire.
                         if not jobs:
                             self._broken = True
                             return
                     continue
                 if not wait(True, timeout) and on_idle is not None:
                     on_idle()
-        finally:
+        except BaseException:
             self._retire()
+            raise
 
     def _signal(self, _future: object = None) -> None:
         try:  # noqa: SIM105  (hot path; contextlib.suppress costs more)

@@ -73,8 +73,9 @@ _home: contextvars.ContextVar[_Home] = contextvars.ContextVar(
     "asgiref.local.home", default=_UNCLAIMED
 )
 
-# Fresh for every async side of an ``async_to_sync`` call: thread-critical
-# values written by async code count only in the crossing that wrote them.
+# Fresh for every async side of an ``async_to_sync`` call (asgiref.sync sets
+# it to a new object there): thread-critical values written by async code
+# count only in the crossing that wrote them.
 _crossing: contextvars.ContextVar[object] = contextvars.ContextVar(
     "asgiref.local.crossing", default=None
 )
@@ -121,10 +122,6 @@ def _claim_home() -> _Home:
         home = mine
         _home.set(home)
     return home
-
-
-def _mark_new_crossing() -> None:  # pyright: ignore[reportUnusedFunction]
-    _crossing.set(object())
 
 
 # Never any context's home: values compared against it are invisible.
@@ -284,6 +281,22 @@ class _DefaultLocal(Local):
             var = _storage[name]
         except KeyError:
             var = _storage_for(name)
+        else:
+            # Fast case: this Local wrote the name before, in this thread's
+            # own claimed context (so the general rule below would write
+            # under ``mine`` too). Writing the value it already holds is a
+            # no-op (common: Django re-activates the same cached translation,
+            # timezone or urlconf object on every request): a ContextVar.set
+            # of a new entry is by far the largest cost of a write.
+            owner, written_under, current = var.get()
+            try:
+                mine = _per_thread.home
+            except AttributeError:
+                mine = _new_thread_home()
+            if owner is self and written_under is mine and _home.get() is mine:
+                if current is not value:
+                    var.set((self, mine, value))
+                return
         home = _home.get()
         try:
             mine = _per_thread.home
@@ -403,8 +416,15 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
     before = _written(local, entry)
     value = make(before[1] if _visible(before[0]) else None)
     var.set(_with_written(local, entry, (home, value)))
+    # Nobody else wrote the name here before, nor since: undoing is putting
+    # the entry back (every async_to_sync call pushes and undoes once).
+    alone = entry[0] is local or entry[0] is None
 
     def undo() -> None:
-        var.set(_with_written(local, var.get(), None if before is _NOT_WRITTEN else before))
+        current = var.get()
+        if alone and current[0] is local:
+            var.set(entry)
+        else:
+            var.set(_with_written(local, current, None if before is _NOT_WRITTEN else before))
 
     return value, undo

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
-from asgiref.local import _mark_new_crossing as _start_crossing  # pyright: ignore[reportPrivateUsage]
+from asgiref.sync._call_outcome import CallOutcome
 from asgiref.sync._coroutine_marks import iscoroutinefunction, markcoroutinefunction
 from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread, start_task_in_context
 
@@ -57,6 +57,10 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 _MISSING: Any = object()
+
+# This process's ID, kept current by the fork hook at the end of this module
+# (os.getpid() is a system call; the bridge compares it on every nested call).
+_pid = os.getpid()
 
 # How often a sync thread waiting on an outer loop checks that the loop is
 # still alive, and how long a stopped loop may stay stopped before the call
@@ -198,7 +202,7 @@ class SyncToAsync(Generic[_P, _R]):
 
     # Per worker thread: the loop (and its PID) of the async code it serves,
     # and the list of async_to_sync tasks it started (for cancellation).
-    threadlocal: ClassVar[threading.local] = _BridgeThreadState()
+    threadlocal: ClassVar[_BridgeThreadState] = _BridgeThreadState()
 
     # The process-wide thread for thread-sensitive code that has no better
     # home. The thread itself starts on first use.
@@ -381,10 +385,10 @@ class SyncToAsync(Generic[_P, _R]):
         (for nested ``async_to_sync``) and calls ``func(*args, **kwargs)``,
         inside ``except`` of the caller's active exception if there was one."""
         __traceback_hide__ = True
-        state = cast(_BridgeThreadState, self.threadlocal)
+        state = self.threadlocal
         saved = (state.main_event_loop, state.main_event_loop_pid, state.task_context)
         state.main_event_loop = loop
-        state.main_event_loop_pid = os.getpid()
+        state.main_event_loop_pid = _pid
         state.task_context = task_context
         _enter_bridge()
         try:
@@ -475,28 +479,19 @@ class AsyncToSync(Generic[_P, _R]):
         # so the caller's arguments never mix with main_wrap's own.
         awaitable = self.awaitable(*args, **kwargs)
         if not self.force_new_loop:
-            outer = self._outer_loop()
-            if outer is not None:
-                state = cast(_BridgeThreadState, SyncToAsync.threadlocal)
+            # The loop of the async code this thread works for, if any, and
+            # only while it runs: on one that is stopped but not closed (a
+            # test framework between tests) a callback might never run. A
+            # closed loop is never running.
+            state = SyncToAsync.threadlocal
+            outer = state.main_event_loop
+            if outer is not None and state.main_event_loop_pid == _pid and outer.is_running():
                 outcome = self._run_on_outer_loop(outer, state.task_context, awaitable)
                 if outcome is not _MISSING:
                     return cast(_R, outcome)
                 # The outer loop went away before our coroutine started; it
                 # never ran, so running it on a loop of our own is safe.
         return self._run_on_own_loop(awaitable)
-
-    @staticmethod
-    def _outer_loop() -> asyncio.AbstractEventLoop | None:
-        """The running loop of the async code this thread works for, if any."""
-        state = cast(_BridgeThreadState, SyncToAsync.threadlocal)
-        loop = state.main_event_loop
-        if loop is None or state.main_event_loop_pid != os.getpid():
-            return None
-        if loop.is_closed() or not loop.is_running():
-            # Stopped but not closed (a test framework between tests): a
-            # callback scheduled there might never run.
-            return None
-        return loop
 
     def _prepare(
         self,
@@ -516,23 +511,30 @@ class AsyncToSync(Generic[_P, _R]):
         task_context: list[asyncio.Task[Any]] | None,
         awaitable: Awaitable[Any],
     ) -> Any:
-        executor, undo, context = self._prepare()
-        call_result: Future[Any] = Future()
+        # The steps of _prepare and _finish are written out on this path:
+        # every Python-level call between the two thread hops adds to the
+        # latency of each nested call.
+        executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
+        context = [contextvars.copy_context()]
+        call_result: Future[Any] = CallOutcome()
         try:
             coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
             watch = _OuterLoopWatch(loop, call_result, awaitable)
             # Everything is prepared before the loop is woken: from then on
             # this thread should only block, not compete with the loop thread
             # for the GIL while the loop runs the coroutine.
+            executor._begin(call_result)  # pyright: ignore[reportPrivateUsage]
             try:
                 loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], watch)
             except RuntimeError:  # closed meanwhile
                 coro.close()
+                executor._retire()  # pyright: ignore[reportPrivateUsage]
                 return _MISSING
             executor._serve(call_result, _LOOP_POLL_SECONDS, watch.check)  # pyright: ignore[reportPrivateUsage]
             if call_result.cancelled():
                 return _MISSING
-            return self._finish(context, call_result)
+            _flow_back(context[0])
+            return call_result.result()
         finally:
             undo()
 
@@ -540,7 +542,7 @@ class AsyncToSync(Generic[_P, _R]):
         runner, one_shot = self._acquire_runner()
         loop = runner.loop
         executor, undo, context = self._prepare()
-        call_result: Future[_R] = Future()
+        call_result: Future[_R] = CallOutcome()
         self.loop_thread_executors[loop] = executor
         completed = False
         try:
@@ -598,11 +600,13 @@ class AsyncToSync(Generic[_P, _R]):
         # ran, and rerun it elsewhere (see _OuterLoopWatch).
         if not call_result.set_running_or_notify_cancel():
             return
-        _start_crossing()
+        _crossing.set(object())  # a fresh crossing (see asgiref.local)
         SyncToAsync.deadlock_context.set(None)
-        current = asyncio.current_task()
-        if task_context is not None and current is not None:
-            task_context.append(current)
+        current = None
+        if task_context is not None:  # a nested call: make it cancellable
+            current = asyncio.current_task()
+            if current is not None:
+                task_context.append(current)
         try:
             active = exc_info[1]
             if active is None:
@@ -629,9 +633,13 @@ class AsyncToSync(Generic[_P, _R]):
             context[0] = contextvars.copy_context()
             _resolve(call_result, error=exc)
         else:
-            _untrack(task_context, current)
+            if current is not None:
+                _untrack(task_context, current)
             context[0] = contextvars.copy_context()
-            _resolve(call_result, result)
+            try:  # noqa: SIM105  (_resolve written out: every call ends here; suppress() costs more)
+                call_result.set_result(result)
+            except InvalidStateError:
+                pass
 
     def __get__(self, parent: Any, objtype: Any = None) -> Any:
         if parent is None:
@@ -855,6 +863,8 @@ _BRIDGE_PRIVATE_VARS = frozenset({_crossing, SyncToAsync.deadlock_context})
 def _reset_after_fork() -> None:
     # The child has only the forking thread: executors, loop threads and
     # waiting threads of the parent are gone.
+    global _pid
+    _pid = os.getpid()
     _ProcessWideExecutor.lock = threading.Lock()  # may have been held by a parent thread
     SyncToAsync.single_thread_executor = cast(Executor, _ProcessWideExecutor())
     SyncToAsync.context_to_thread_executor.clear()

@@ -31,6 +31,8 @@ from concurrent.futures import Future
 from contextvars import Context
 from typing import Any
 
+from asgiref.sync._call_outcome import CallOutcome
+
 __all__ = ["LoopRunner", "create_task_in_context", "runner_for_this_thread"]
 
 _TASKS_TAKE_CONTEXT = sys.version_info >= (3, 11)
@@ -77,7 +79,7 @@ class LoopRunner:
     def launch(self, coro: Coroutine[Any, Any, Any], context: Context) -> Future[None]:
         """Run ``coro`` as a task in ``context``; the returned future is done
         once the task and everything it left behind have finished."""
-        done: Future[None] = Future()
+        done: Future[None] = CallOutcome()
         self._current_done = done
         try:
             self.loop.call_soon_threadsafe(self._start, coro, context, done)

@@ -256,6 +256,29 @@ def local_sync(n: int) -> tuple[float, float]:
     return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
 
 
+def local_sync_fresh(n: int) -> tuple[float, float]:
+    """As local_sync, but every write stores a value other than the one held
+    (local_sync rewrites the same object, which a Local answers cheaply)."""
+    from asgiref.local import Local
+
+    ours, floor_storage = Local(), threading.local()
+    first, second = object(), object()
+
+    def case_op() -> object:
+        ours.value = first
+        _ = ours.value
+        ours.value = second
+        return ours.value
+
+    def floor_op() -> object:
+        floor_storage.value = first
+        _ = floor_storage.value
+        floor_storage.value = second
+        return floor_storage.value
+
+    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+
+
 def local_async(n: int) -> tuple[float, float]:
     from asgiref.local import Local
 
@@ -442,6 +465,7 @@ CASES: dict[str, Callable[[int], tuple[float, float]]] = {
     "a2s_nested_in_s2a": a2s_nested_in_s2a,
     "ping_pong_4": ping_pong_4,
     "local_sync": local_sync,
+    "local_sync_fresh": local_sync_fresh,
     "local_async": local_async,
     "local_across_crossing": local_across_crossing,
     "wsgi_in_process": wsgi_in_process,

@@ -43,6 +43,7 @@ CASE_INFO: dict[str, tuple[str, float | None]] = {
     "a2s_nested_in_s2a": ("run_coroutine_threadsafe into the outer loop", 0.87),
     "ping_pong_4": ("4 hops: run_coroutine_threadsafe / run_in_executor", None),
     "local_sync": ("threading.local set+get", 4.0),
+    "local_sync_fresh": ("threading.local set+get, a new value each write", None),
     "local_async": ("ContextVar set+get", None),
     "local_across_crossing": ("ContextVar + run_in_executor in a copied context", None),
     "wsgi_in_process": ("raw ASGI app, in process", None),

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from asgiref.sync import async_to_sync, sync_to_async
-from asgiref.sync._loop_runner import start_task_in_context
+from asgiref.sync._asyncio_versions import start_task_in_context
 
 pytestmark = pytest.mark.timeout(30)
 

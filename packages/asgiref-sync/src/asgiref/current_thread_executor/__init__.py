@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
 
+from asgiref.current_thread_executor._call_outcome import CallOutcome
+
 __all__ = ["CurrentThreadExecutor"]
 
 _P = ParamSpec("_P")
@@ -141,6 +143,14 @@ class CurrentThreadExecutor(Executor):
         except RuntimeError:  # already signalled and not yet consumed
             pass
 
+    def _cancel_queued(self) -> None:
+        """Cancel the work that has not started yet."""
+        with self._mutex:
+            queued = list(self._jobs)
+            self._jobs.clear()
+        for job in queued:
+            job.future.cancel()
+
     def _retire(self) -> None:
         # Normally the queue is empty here; after an escape (an exception out
         # of on_idle or a job runner) pending work moves outwards or fails
@@ -174,7 +184,7 @@ class CurrentThreadExecutor(Executor):
     ) -> Future[Any] | None:
         """Queue ``fn`` and return its future, or None once this executor has
         finished (the decision and the queueing are one atomic step)."""
-        future: Future[Any] = Future()
+        future: Future[Any] = CallOutcome()
         job = _Job(future, fn, args, kwargs)
         with self._mutex:
             if not self._accepts_work():

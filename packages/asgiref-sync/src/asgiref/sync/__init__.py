@@ -24,13 +24,22 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor, Future, InvalidStateError
 from types import TracebackType
-from typing import Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.current_thread_executor._call_outcome import CallOutcome
 from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
-from asgiref.sync._call_outcome import CallOutcome
-from asgiref.sync._coroutine_marks import iscoroutinefunction, markcoroutinefunction
-from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread, start_task_in_context
+from asgiref.sync._asyncio_versions import (
+    iscoroutinefunction,
+    markcoroutinefunction,
+    start_task_in_context,
+)
+
+if TYPE_CHECKING:
+    # Loaded on the first async_to_sync call that needs a loop of its own
+    # (see _acquire_runner): programs that never make one skip its import.
+    from asgiref.sync._loop_runner import LoopRunner
+
 
 __all__ = [
     "AsyncSingleThreadContext",
@@ -169,9 +178,9 @@ def _one_thread_executor() -> Executor:
     # Imported here: concurrent.futures loads its thread pool module (and
     # queue) on first use only, and ``import asgiref.sync`` should cost no
     # more than ``import asyncio``.
-    from concurrent.futures import ThreadPoolExecutor
+    from asgiref.sync._one_thread import OneThreadExecutor
 
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="asgiref-thread-sensitive")
+    return OneThreadExecutor("asgiref-thread-sensitive")
 
 
 class _ProcessWideExecutor:
@@ -565,6 +574,8 @@ class AsyncToSync(Generic[_P, _R]):
                 runner.close()
 
     def _acquire_runner(self) -> tuple[LoopRunner, bool]:
+        from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread
+
         single = self.async_single_thread_context.get(None)
         if single is None:
             return runner_for_this_thread()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Coroutine
@@ -31,12 +30,10 @@ from concurrent.futures import Future
 from contextvars import Context
 from typing import Any
 
-from asgiref.sync._call_outcome import CallOutcome
+from asgiref.current_thread_executor._call_outcome import CallOutcome
+from asgiref.sync._asyncio_versions import create_task_in_context
 
-__all__ = ["LoopRunner", "create_task_in_context", "runner_for_this_thread"]
-
-_TASKS_TAKE_CONTEXT = sys.version_info >= (3, 11)
-_TASKS_START_EAGERLY = sys.version_info >= (3, 12)
+__all__ = ["LoopRunner", "runner_for_this_thread"]
 
 
 class LoopRunner:
@@ -148,37 +145,6 @@ class LoopRunner:
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
-
-
-def create_task_in_context(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], context: Context
-) -> asyncio.Task[Any]:
-    if _TASKS_TAKE_CONTEXT:
-        return loop.create_task(coro, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11+
-    # 3.10: the task copies the context it is created in, which is the same.
-    return context.run(loop.create_task, coro)
-
-
-def start_task_in_context(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], context: Context
-) -> asyncio.Task[Any]:
-    """A task for ``coro``, created from a callback running on ``loop``,
-    whose first step runs right away where Python allows it.
-
-    For an async_to_sync call arriving on a running loop: a coroutine that
-    completes without suspending then resolves the waiting thread within the
-    callback that started it, one loop iteration earlier. Trade: only with
-    asyncio's own task creation (3.12+ eager start, no task factory, the
-    stock create_task), so a loop or factory that instruments tasks still
-    creates every task itself, and the call then waits one iteration longer.
-    """
-    if (
-        _TASKS_START_EAGERLY
-        and loop.get_task_factory() is None
-        and type(loop).create_task is asyncio.BaseEventLoop.create_task
-    ):
-        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]  # 3.12+
-    return create_task_in_context(loop, coro, context)
 
 
 def _open_generators(loop: asyncio.AbstractEventLoop) -> list[Any]:

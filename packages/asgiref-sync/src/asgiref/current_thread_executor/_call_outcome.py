@@ -1,14 +1,14 @@
-"""The outcome of one ``async_to_sync`` call, as a ``concurrent.futures.Future``.
+"""``CallOutcome``: a ``concurrent.futures.Future`` with cheap transitions.
 
-Every call makes one, and between the caller's thread and the loop thread
-it changes state or is inspected about eight times. A standard Future builds
-a ``threading.Condition`` (several Python-level steps) when created and
-enters it, again in Python, for each of those; here every step takes one
-C-level lock instead. The Condition, which only a thread *blocking* on the
-future needs (``result(timeout)`` before completion, ``concurrent.futures.wait``),
-is built on first use and shares that lock, so Future's own waiting code works
-unchanged. The bridge itself never blocks on it: the waiting thread serves its
-CurrentThreadExecutor and is woken by a done-callback.
+Every bridge call makes one (the outcome of an ``async_to_sync`` call, or of
+a job on a CurrentThreadExecutor), and between two threads it changes state
+or is inspected about eight times. A standard Future builds a
+``threading.Condition`` (several Python-level steps) when created and enters
+it, again in Python, for each of those; here every step takes one C-level
+lock instead. The Condition, which only a thread *blocking* on the future
+needs (``result(timeout)`` before completion, ``concurrent.futures.wait``), is
+built on first use and shares that lock, so Future's own waiting code works
+unchanged. The bridge itself never blocks on it: it is woken by done-callbacks.
 """
 
 from __future__ import annotations

@@ -1,0 +1,108 @@
+"""The executors behind thread-sensitive calls: one long-lived thread each.
+
+``SyncToAsync.single_thread_executor`` and the executor of each
+``ThreadSensitiveContext`` were one-worker ``ThreadPoolExecutor``s. Every
+``sync_to_async`` call goes through one, and a ThreadPoolExecutor's submit
+builds a Future with a ``threading.Condition``, takes a Python-level
+semaphore to decide whether to start a thread, and reports completion
+through Condition-guarded callbacks: several Python-level lock dances per call.
+
+``OneThreadExecutor`` keeps the type (it *is* a ``ThreadPoolExecutor``, for
+code that checks or reads ``_max_workers``) but serves its work with a
+:class:`~asgiref.current_thread_executor.CurrentThreadExecutor` running on its
+own thread, with futures that take one C-level lock per transition. What that
+trades, and how each difference is handled:
+
+* The worker is a daemon thread (a thread parked waiting for work must not
+  keep the interpreter from exiting); an ``atexit`` hook shuts every live
+  executor down and waits for it, so work already submitted still runs to
+  completion at exit, as with a ThreadPoolExecutor.
+* ``shutdown()`` lets queued work finish, then ends the thread;
+  ``cancel_futures=True`` cancels what has not started. A submit afterwards
+  raises ``RuntimeError`` as a ThreadPoolExecutor's does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.current_thread_executor._call_outcome import CallOutcome
+
+__all__ = ["OneThreadExecutor"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_live: weakref.WeakSet[OneThreadExecutor] = weakref.WeakSet()
+
+
+class OneThreadExecutor(ThreadPoolExecutor):
+    """A one-worker executor whose thread starts on the first submit."""
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__(max_workers=1, thread_name_prefix=thread_name)
+        self._thread_name = thread_name
+        self._start_lock = threading.Lock()
+        self._server: CurrentThreadExecutor | None = None
+        self._stop: Future[None] = CallOutcome()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_R]:
+        server = self._server
+        if server is None:
+            server = self._start()
+        future = server._try_submit(fn, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+        if future is None:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._start_lock:
+            self._closed = True
+            server, worker = self._server, self._worker
+        if server is not None and cancel_futures:
+            server._cancel_queued()  # pyright: ignore[reportPrivateUsage]
+        if not self._stop.done():
+            self._stop.set_result(None)
+        if wait and worker is not None and worker is not threading.current_thread():
+            worker.join()
+        super().shutdown(wait=False)
+
+    def __repr__(self) -> str:
+        state = "shut down" if self._closed else "running" if self._worker else "not started"
+        return f"<one-thread ThreadPoolExecutor {self._thread_name!r} ({state})>"
+
+    def _start(self) -> CurrentThreadExecutor:
+        with self._start_lock:
+            if self._server is not None:
+                return self._server
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            ready = threading.Event()
+            holder: list[CurrentThreadExecutor] = []
+
+            def serve() -> None:
+                server = CurrentThreadExecutor()
+                holder.append(server)
+                ready.set()
+                server.run_until_future(self._stop)
+
+            worker = threading.Thread(target=serve, name=f"{self._thread_name}_0", daemon=True)
+            worker.start()
+            ready.wait()
+            self._server, self._worker = holder[0], worker
+            _live.add(self)
+            return holder[0]
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    for executor in list(_live):
+        executor.shutdown(wait=True)

@@ -100,7 +100,8 @@ class CallOutcome(Future[Any]):
             if state != _PENDING:
                 return True
             self._state = _CANCELLED
-            self._wake_blocked()
+            if "_condition" in self.__dict__:
+                self._wake_blocked()
         self._run_callbacks()
         return True
 
@@ -125,7 +126,8 @@ class CallOutcome(Future[Any]):
                 self._state = _FINISHED
                 for waiter in self._waiters:
                     waiter.add_result(self)
-                self._wake_blocked()
+                if "_condition" in self.__dict__:  # someone blocks on it
+                    self._wake_blocked()
         if state in _ENDED:
             raise self._already_ended(state)
         self._run_callbacks()
@@ -138,7 +140,8 @@ class CallOutcome(Future[Any]):
                 self._state = _FINISHED
                 for waiter in self._waiters:
                     waiter.add_exception(self)
-                self._wake_blocked()
+                if "_condition" in self.__dict__:  # someone blocks on it
+                    self._wake_blocked()
         if state in _ENDED:
             raise self._already_ended(state)
         self._run_callbacks()
@@ -151,11 +154,9 @@ class CallOutcome(Future[Any]):
         return InvalidStateError(f"{state}: {self!r}")
 
     def _wake_blocked(self) -> None:
-        # Called with the lock held; only threads blocked through Future's
-        # own waiting code use the Condition.
-        condition = self.__dict__.get("_condition")
-        if condition is not None:
-            condition.notify_all()
+        # Called with the lock held, once the Condition exists; only threads
+        # blocked through Future's own waiting code use it.
+        self.__dict__["_condition"].notify_all()
 
     def _run_callbacks(self, late: Callable[[Future[Any]], object] | None = None) -> None:
         """Run the callbacks added before the outcome, or the one ``late``

@@ -411,14 +411,23 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
         value = make(previous)
         setattr(local, name, value)
         return value, functools.partial(setattr, local, name, previous)
-    var = _storage_for(name)
+    var = _storage.get(name) or _storage_for(name)
     entry = var.get()
-    before = _written(local, entry)
-    value = make(before[1] if _visible(before[0]) else None)
-    var.set(_with_written(local, entry, (home, value)))
-    # Nobody else wrote the name here before, nor since: undoing is putting
-    # the entry back (every async_to_sync call pushes and undoes once).
-    alone = entry[0] is local or entry[0] is None
+    owner, written_under, held = entry
+    if owner is local or owner is None:
+        # Only this Local has written the name here (the bridge's own case,
+        # on every async_to_sync call): no dictionary of writers to copy,
+        # and undoing is putting the entry back while that still holds.
+        # ``written_under is home`` is the visibility rule's usual yes.
+        seen = owner is local and (written_under is home or _visible(written_under))
+        value = make(held if seen else None)
+        var.set((local, home, value))
+        before = _NOT_WRITTEN if owner is None else (written_under, held)
+    else:
+        before = _written(local, entry)
+        value = make(before[1] if _visible(before[0]) else None)
+        var.set(_with_written(local, entry, (home, value)))
+    alone = owner is local or owner is None
 
     def undo() -> None:
         current = var.get()

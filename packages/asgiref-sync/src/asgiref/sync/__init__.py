@@ -368,9 +368,11 @@ class SyncToAsync(Generic[_P, _R]):
         """Pass a cancellation on to the async code the sync code is waiting
         for. True when that code finished anyway, so the sync code's own
         outcome (which may well be the cancellation) is the answer."""
-        if not task_context:
+        # The pending one: a task cancelled before its first step (a loop
+        # shutting down) never ran main_wrap, which unlists it.
+        nested = next((task for task in task_context if not task.done()), None)
+        if nested is None:
             return False
-        nested = task_context[0]
         nested.cancel()
         try:
             await nested
@@ -495,9 +497,9 @@ class AsyncToSync(Generic[_P, _R]):
             state = SyncToAsync.threadlocal
             outer = state.main_event_loop
             if outer is not None and state.main_event_loop_pid == _pid and outer.is_running():
-                outcome = self._run_on_outer_loop(outer, state.task_context, awaitable)
-                if outcome is not _MISSING:
-                    return cast(_R, outcome)
+                done = self._run_on_outer_loop(outer, state.task_context, awaitable)
+                if done is not None:
+                    return done.result()
                 # The outer loop went away before our coroutine started; it
                 # never ran, so running it on a loop of our own is safe.
         return self._run_on_own_loop(awaitable)
@@ -518,17 +520,19 @@ class AsyncToSync(Generic[_P, _R]):
         self,
         loop: asyncio.AbstractEventLoop,
         task_context: list[asyncio.Task[Any]] | None,
-        awaitable: Awaitable[Any],
-    ) -> Any:
+        awaitable: Awaitable[_R],
+    ) -> Future[_R] | None:
+        """The finished call (its context flowed back), or None when the loop
+        went away before the coroutine started."""
         # The steps of _prepare and _finish are written out on this path:
         # every Python-level call between the two thread hops adds to the
         # latency of each nested call.
         executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
         context = [contextvars.copy_context()]
-        call_result: Future[Any] = CallOutcome()
+        call_result: Future[_R] = CallOutcome()
         try:
             coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
-            watch = _OuterLoopWatch(loop, call_result, awaitable)
+            watch = _OuterLoopWatch(loop, call_result, awaitable, task_context)
             # Everything is prepared before the loop is woken: from then on
             # this thread should only block, not compete with the loop thread
             # for the GIL while the loop runs the coroutine.
@@ -538,12 +542,12 @@ class AsyncToSync(Generic[_P, _R]):
             except RuntimeError:  # closed meanwhile
                 coro.close()
                 executor._retire()  # pyright: ignore[reportPrivateUsage]
-                return _MISSING
+                return None
             executor._serve(call_result, _LOOP_POLL_SECONDS, watch.check)  # pyright: ignore[reportPrivateUsage]
             if call_result.cancelled():
-                return _MISSING
+                return None
             _flow_back(context[0])
-            return call_result.result()
+            return call_result
         finally:
             undo()
 
@@ -613,11 +617,10 @@ class AsyncToSync(Generic[_P, _R]):
             return
         _crossing.set(object())  # a fresh crossing (see asgiref.local)
         SyncToAsync.deadlock_context.set(None)
-        current = None
-        if task_context is not None:  # a nested call: make it cancellable
-            current = asyncio.current_task()
-            if current is not None:
-                task_context.append(current)
+        # A nested call's task is listed in task_context (so that cancelling
+        # the sync_to_async call waiting for it cancels it) by
+        # _start_main_task, once the task has suspended: a coroutine that
+        # completes in its first step is never listed.
         try:
             active = exc_info[1]
             if active is None:
@@ -628,7 +631,8 @@ class AsyncToSync(Generic[_P, _R]):
             # Finalised without its task (see SyncToAsync.__call__): the
             # current context is some unrelated thread's, so it is not
             # captured; the waiting thread gets an error instead of a hang.
-            _untrack(task_context, current)
+            if task_context:
+                _untrack(task_context)
             _resolve(
                 call_result,
                 error=RuntimeError(
@@ -638,14 +642,15 @@ class AsyncToSync(Generic[_P, _R]):
             )
             raise
         except BaseException as exc:
-            _untrack(task_context, current)
+            if task_context:
+                _untrack(task_context)
             # Capture the context first: the waiting thread wakes as soon as
             # the future resolves and reads it immediately.
             context[0] = contextvars.copy_context()
             _resolve(call_result, error=exc)
         else:
-            if current is not None:
-                _untrack(task_context, current)
+            if task_context:
+                _untrack(task_context)
             context[0] = contextvars.copy_context()
             try:  # noqa: SIM105  (_resolve written out: every call ends here; suppress() costs more)
                 call_result.set_result(result)
@@ -676,8 +681,9 @@ def _discard(awaitable: object) -> None:
         close()
 
 
-def _untrack(task_context: list[asyncio.Task[Any]] | None, task: asyncio.Task[Any] | None) -> None:
-    if task_context is not None and task is not None and task in task_context:
+def _untrack(task_context: list[asyncio.Task[Any]]) -> None:
+    task = asyncio.current_task()
+    if task is not None and task in task_context:
         task_context.remove(task)
 
 
@@ -693,7 +699,9 @@ def _start_main_task(
         coro.close()
         return
     try:
-        watch.task = start_task_in_context(loop, coro, context)
+        task = watch.task = start_task_in_context(loop, coro, context)
+        if watch.task_context is not None and not task.done():
+            watch.task_context.append(task)
     except BaseException as exc:
         coro.close()
         _resolve(call_result, error=exc)
@@ -712,14 +720,19 @@ class _OuterLoopWatch:
     loop shutting down) up to one poll interval.
     """
 
-    __slots__ = ("awaitable", "call_result", "loop", "stopped_since", "task")
+    __slots__ = ("awaitable", "call_result", "loop", "stopped_since", "task", "task_context")
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, call_result: Future[Any], awaitable: object
+        self,
+        loop: asyncio.AbstractEventLoop,
+        call_result: Future[Any],
+        awaitable: object,
+        task_context: list[asyncio.Task[Any]] | None,
     ) -> None:
         self.loop = loop
         self.call_result = call_result
         self.awaitable = awaitable
+        self.task_context = task_context
         self.stopped_since: float | None = None
         self.task: asyncio.Task[Any] | None = None
 

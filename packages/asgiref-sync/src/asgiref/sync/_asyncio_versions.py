@@ -13,6 +13,7 @@ starting one eagerly (``eager_start=`` from 3.12).
 from __future__ import annotations
 
 import asyncio.coroutines
+import collections
 import contextlib
 import functools
 import inspect
@@ -88,14 +89,51 @@ def start_task_in_context(
     For an async_to_sync call arriving on a running loop: a coroutine that
     completes without suspending then resolves the waiting thread within the
     callback that started it, one loop iteration earlier. Trade: only with
-    asyncio's own task creation (3.12+ eager start, no task factory, the
-    stock create_task), so a loop or factory that instruments tasks still
-    creates every task itself, and the call then waits one iteration longer.
+    asyncio's own task creation (no task factory, the stock create_task), so
+    a loop or factory that instruments tasks still creates every task
+    itself, and the call then waits one iteration longer.
     """
-    if (
-        _TASKS_START_EAGERLY
-        and loop.get_task_factory() is None
-        and type(loop).create_task is asyncio.BaseEventLoop.create_task
-    ):
+    stock = loop.get_task_factory() is None and (
+        type(loop).create_task is asyncio.BaseEventLoop.create_task
+    )
+    if not stock:
+        return create_task_in_context(loop, coro, context)
+    # What the stock create_task does, without its Python-level steps.
+    if _TASKS_START_EAGERLY:
         return asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]  # 3.12+
-    return create_task_in_context(loop, coro, context)
+    if _TASKS_TAKE_CONTEXT:
+        task = asyncio.Task(coro, loop=loop, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11
+    else:
+        task = context.run(asyncio.Task, coro, loop=loop)
+    _run_first_step_now(loop, task)
+    return task
+
+
+def _run_first_step_now(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+    """Before 3.12 (no eager start): run the step that creating ``task`` just
+    scheduled now instead of on the next loop iteration, as 3.12's eager
+    start does.
+
+    Trade: this reads asyncio's private ready queue of its own loops
+    (``_ready``, a deque of Handles; 3.10 and 3.11 no longer change). It
+    acts only when the newest handle there is that task's step; if anything
+    else was queued after it (another thread's call_soon_threadsafe), the
+    step is left where it is and runs on the next iteration as usual.
+    """
+    ready = getattr(loop, "_ready", None)
+    if type(ready) is not collections.deque or not ready:
+        return
+    if asyncio.current_task(loop) is not None:
+        # Called from inside a task: a step cannot run within another one
+        # (3.12's eager start runs it later in that case too).
+        return
+    handle = ready[-1]
+    if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
+        return
+    # pop() and the check above are not one atomic step: another thread may
+    # have appended in between, so put back whatever was not ours.
+    popped = ready.pop()
+    if popped is not handle:
+        ready.append(popped)
+        return
+    handle._run()

@@ -65,12 +65,15 @@ class OneThreadExecutor(ThreadPoolExecutor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._start_lock:
+            # Under the lock: shutdowns racing from several threads stop the
+            # worker once, and a concurrent first submit either starts it
+            # before this or fails.
             self._closed = True
             server, worker = self._server, self._worker
-        if server is not None and cancel_futures:
-            server._cancel_queued()  # pyright: ignore[reportPrivateUsage]
-        if not self._stop.done():
-            self._stop.set_result(None)
+            if server is not None and cancel_futures:
+                server._cancel_queued()  # pyright: ignore[reportPrivateUsage]
+            if not self._stop.done():
+                self._stop.set_result(None)
         if wait and worker is not None and worker is not threading.current_thread():
             worker.join()
         super().shutdown(wait=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from asgiref.current_thread_executor._call_outcome import CallOutcome
+from asgiref.current_thread_executor import CallOutcome
 
 pytestmark = [
     pytest.mark.timeout(30),

@@ -26,8 +26,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
 
-from asgiref.current_thread_executor import CurrentThreadExecutor
-from asgiref.current_thread_executor._call_outcome import CallOutcome
+from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
 from asgiref.sync._asyncio_versions import (
     iscoroutinefunction,

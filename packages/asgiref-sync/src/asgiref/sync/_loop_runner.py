@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from contextvars import Context
 from typing import Any
 
-from asgiref.current_thread_executor._call_outcome import CallOutcome
+from asgiref.current_thread_executor import CallOutcome
 from asgiref.sync._asyncio_versions import create_task_in_context
 
 __all__ = ["LoopRunner", "runner_for_this_thread"]

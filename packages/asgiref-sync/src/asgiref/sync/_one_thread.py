@@ -31,8 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from asgiref.current_thread_executor import CurrentThreadExecutor
-from asgiref.current_thread_executor._call_outcome import CallOutcome
+from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 
 __all__ = ["OneThreadExecutor"]
 

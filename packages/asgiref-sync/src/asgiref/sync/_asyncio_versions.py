@@ -20,7 +20,7 @@ import inspect
 import sys
 from collections.abc import Callable, Coroutine
 from contextvars import Context
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 # Typed once, so that narrowing by it gives partial[Any] rather than an
 # unknown type argument.
@@ -101,10 +101,11 @@ def start_task_in_context(
     # What the stock create_task does, without its Python-level steps.
     if _TASKS_START_EAGERLY:
         return asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]  # 3.12+
+    task: asyncio.Task[Any]
     if _TASKS_TAKE_CONTEXT:
         task = asyncio.Task(coro, loop=loop, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11
     else:
-        task = context.run(asyncio.Task, coro, loop=loop)
+        task = context.run(asyncio.Task[Any], coro, loop=loop)
     _run_first_step_now(loop, task)
     return task
 
@@ -120,20 +121,23 @@ def _run_first_step_now(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]
     else was queued after it (another thread's call_soon_threadsafe), the
     step is left where it is and runs on the next iteration as usual.
     """
-    ready = getattr(loop, "_ready", None)
-    if type(ready) is not collections.deque or not ready:
+    ready: object = getattr(loop, "_ready", None)
+    if not isinstance(ready, collections.deque) or not ready:
         return
+    queue = cast("collections.deque[asyncio.Handle]", ready)
     if asyncio.current_task(loop) is not None:
         # Called from inside a task: a step cannot run within another one
         # (3.12's eager start runs it later in that case too).
         return
-    handle = ready[-1]
+    handle = queue[-1]
+    if type(handle) is not asyncio.Handle:
+        return
     if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
         return
     # pop() and the check above are not one atomic step: another thread may
     # have appended in between, so put back whatever was not ours.
-    popped = ready.pop()
+    popped = queue.pop()
     if popped is not handle:
-        ready.append(popped)
+        queue.append(popped)
         return
-    handle._run()
+    handle._run()  # pyright: ignore[reportPrivateUsage]

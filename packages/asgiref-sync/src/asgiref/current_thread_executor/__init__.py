@@ -137,27 +137,23 @@ class CallOutcome(Future[Any]):
         raise RuntimeError(f"Future in unexpected state: {state}")
 
     def set_result(self, result: Any) -> None:
+        self._finish(result, None)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._finish(None, exception)
+
+    def _finish(self, result: Any, exception: BaseException | None) -> None:
         with self._lock:
             state = self._state
             if state not in _ENDED:
                 self._result = result
-                self._state = _FINISHED
-                for waiter in self._waiters:
-                    waiter.add_result(self)
-                if "_condition" in self.__dict__:  # someone blocks on it
-                    self._wake_blocked()
-        if state in _ENDED:
-            raise self._already_ended(state)
-        self._run_callbacks()
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        with self._lock:
-            state = self._state
-            if state not in _ENDED:
                 self._exception = exception
                 self._state = _FINISHED
                 for waiter in self._waiters:
-                    waiter.add_exception(self)
+                    if exception is None:
+                        waiter.add_result(self)
+                    else:
+                        waiter.add_exception(self)
                 if "_condition" in self.__dict__:  # someone blocks on it
                     self._wake_blocked()
         if state in _ENDED:

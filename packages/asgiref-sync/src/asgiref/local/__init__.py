@@ -281,35 +281,27 @@ class _DefaultLocal(Local):
             var = _storage[name]
         except KeyError:
             var = _storage_for(name)
-        else:
-            # Fast case: this Local wrote the name before, in this thread's
-            # own claimed context (so the general rule below would write
-            # under ``mine`` too). Writing the value it already holds is a
-            # no-op (common: Django re-activates the same cached translation,
-            # timezone or urlconf object on every request): a ContextVar.set
-            # of a new entry is by far the largest cost of a write.
-            owner, written_under, current = var.get()
-            try:
-                mine = _per_thread.home
-            except AttributeError:
-                mine = _new_thread_home()
-            if owner is self and written_under is mine and _home.get() is mine:
-                if current is not value:
-                    var.set((self, mine, value))
-                return
+        entry = var.get()
+        owner = entry[0]
         home = _home.get()
         try:
             mine = _per_thread.home
         except AttributeError:
             mine = _new_thread_home()
-        if home is not mine and _get_running_loop() is None and not _bridge_state.depth:
+        if home is mine:
+            # Writing the value this Local already holds here is a no-op
+            # (common: Django re-activates the same cached translation,
+            # timezone or urlconf object on every request); a ContextVar.set
+            # of a new entry is by far the largest cost of a write.
+            if owner is self and entry[1] is mine and entry[2] is value:
+                return
+        elif _get_running_loop() is None and not _bridge_state.depth:
             home = mine
             _home.set(home)
-        owner = var.get()[0]
         if owner is self or owner is None:
             var.set((self, home, value))
         else:
-            var.set(_with_written(self, var.get(), (home, value)))
+            var.set(_with_written(self, entry, (home, value)))
 
     def __delattr__(self, name: str) -> None:
         var = _storage.get(name)
@@ -411,29 +403,13 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
         value = make(previous)
         setattr(local, name, value)
         return value, functools.partial(setattr, local, name, previous)
-    var = _storage.get(name) or _storage_for(name)
+    var = _storage_for(name)
     entry = var.get()
-    owner, written_under, held = entry
-    if owner is local or owner is None:
-        # Only this Local has written the name here (the bridge's own case,
-        # on every async_to_sync call): no dictionary of writers to copy,
-        # and undoing is putting the entry back while that still holds.
-        # ``written_under is home`` is the visibility rule's usual yes.
-        seen = owner is local and (written_under is home or _visible(written_under))
-        value = make(held if seen else None)
-        var.set((local, home, value))
-        before = _NOT_WRITTEN if owner is None else (written_under, held)
-    else:
-        before = _written(local, entry)
-        value = make(before[1] if _visible(before[0]) else None)
-        var.set(_with_written(local, entry, (home, value)))
-    alone = owner is local or owner is None
+    before = _written(local, entry)
+    value = make(before[1] if _visible(before[0]) else None)
+    var.set(_with_written(local, entry, (home, value)))
 
     def undo() -> None:
-        current = var.get()
-        if alone and current[0] is local:
-            var.set(entry)
-        else:
-            var.set(_with_written(local, current, None if before is _NOT_WRITTEN else before))
+        var.set(_with_written(local, var.get(), None if before is _NOT_WRITTEN else before))
 
     return value, undo

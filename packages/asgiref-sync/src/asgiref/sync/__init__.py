@@ -511,10 +511,6 @@ class AsyncToSync(Generic[_P, _R]):
         executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
         return executor, undo, [contextvars.copy_context()]
 
-    def _finish(self, context: list[contextvars.Context], result: Future[_R]) -> _R:
-        _flow_back(context[0])
-        return result.result()
-
     def _run_on_outer_loop(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -523,11 +519,7 @@ class AsyncToSync(Generic[_P, _R]):
     ) -> Future[_R] | None:
         """The finished call (its context flowed back), or None when the loop
         went away before the coroutine started."""
-        # The steps of _prepare and _finish are written out on this path:
-        # every Python-level call between the two thread hops adds to the
-        # latency of each nested call.
-        executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
-        context = [contextvars.copy_context()]
+        executor, undo, context = self._prepare()
         call_result: Future[_R] = CallOutcome()
         try:
             coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
@@ -563,7 +555,8 @@ class AsyncToSync(Generic[_P, _R]):
             executor.run_until_future(done)
             completed = True
             done.result()
-            return self._finish(context, call_result)
+            _flow_back(context[0])
+            return call_result.result()
         finally:
             if not call_result.running() and not call_result.done():
                 _discard(awaitable)  # main_wrap never got to it
@@ -630,8 +623,7 @@ class AsyncToSync(Generic[_P, _R]):
             # Finalised without its task (see SyncToAsync.__call__): the
             # current context is some unrelated thread's, so it is not
             # captured; the waiting thread gets an error instead of a hang.
-            if task_context:
-                _untrack(task_context)
+            _untrack(task_context)
             _resolve(
                 call_result,
                 error=RuntimeError(
@@ -641,20 +633,15 @@ class AsyncToSync(Generic[_P, _R]):
             )
             raise
         except BaseException as exc:
-            if task_context:
-                _untrack(task_context)
+            _untrack(task_context)
             # Capture the context first: the waiting thread wakes as soon as
             # the future resolves and reads it immediately.
             context[0] = contextvars.copy_context()
             _resolve(call_result, error=exc)
         else:
-            if task_context:
-                _untrack(task_context)
+            _untrack(task_context)
             context[0] = contextvars.copy_context()
-            try:  # noqa: SIM105  (_resolve written out: every call ends here; suppress() costs more)
-                call_result.set_result(result)
-            except InvalidStateError:
-                pass
+            _resolve(call_result, result)
 
     def __get__(self, parent: Any, objtype: Any = None) -> Any:
         if parent is None:
@@ -680,7 +667,10 @@ def _discard(awaitable: object) -> None:
         close()
 
 
-def _untrack(task_context: list[asyncio.Task[Any]]) -> None:
+def _untrack(task_context: list[asyncio.Task[Any]] | None) -> None:
+    # Listed only once suspended (see _start_main_task): usually empty.
+    if not task_context:
+        return
     task = asyncio.current_task()
     if task is not None and task in task_context:
         task_context.remove(task)

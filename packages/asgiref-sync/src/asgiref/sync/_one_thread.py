@@ -46,7 +46,6 @@ class OneThreadExecutor(ThreadPoolExecutor):
 
     def __init__(self, thread_name: str) -> None:
         super().__init__(max_workers=1, thread_name_prefix=thread_name)
-        self._thread_name = thread_name
         self._start_lock = threading.Lock()
         self._server: CurrentThreadExecutor | None = None
         self._stop: Future[None] = CallOutcome()
@@ -79,7 +78,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
 
     def __repr__(self) -> str:
         state = "shut down" if self._closed else "running" if self._worker else "not started"
-        return f"<one-thread ThreadPoolExecutor {self._thread_name!r} ({state})>"
+        return f"<one-thread ThreadPoolExecutor {self._thread_name_prefix!r} ({state})>"
 
     def _start(self) -> CurrentThreadExecutor:
         with self._start_lock:
@@ -96,7 +95,9 @@ class OneThreadExecutor(ThreadPoolExecutor):
                 ready.set()
                 server.run_until_future(self._stop)
 
-            worker = threading.Thread(target=serve, name=f"{self._thread_name}_0", daemon=True)
+            worker = threading.Thread(
+                target=serve, name=f"{self._thread_name_prefix}_0", daemon=True
+            )
             worker.start()
             ready.wait()
             self._server, self._worker = holder[0], worker

@@ -9,6 +9,7 @@ import inspect
 import os
 import sys
 import threading
+import typing
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -114,6 +115,27 @@ def test_rejections() -> None:
     not_async: Any = print
     with pytest.warns(UserWarning, match="non-async-marked"):
         async_to_sync(not_async)
+
+
+def test_bridge_classes_subscript_at_runtime() -> None:
+    # Annotations evaluated at runtime (typing.get_type_hints, pydantic, ...)
+    # and subclasses of a parametrised bridge class need this.
+    alias: Any = SyncToAsync[[int], str]
+    assert alias.__origin__ is SyncToAsync
+    assert alias.__args__ == ([int], str)
+    alias = AsyncToSync[..., int]
+    assert alias.__origin__ is AsyncToSync
+
+    def annotated(wrapper: SyncToAsync[[int], int]) -> AsyncToSync[[], None]: ...
+
+    hints = typing.get_type_hints(annotated, localns={"SyncToAsync": SyncToAsync})
+    assert hints["wrapper"].__origin__ is SyncToAsync
+    assert hints["return"].__origin__ is AsyncToSync
+
+    class Tagged(AsyncToSync[Any, Any]):
+        pass
+
+    assert issubclass(Tagged, AsyncToSync)
 
 
 @pytest.mark.timeout(30)

@@ -10,10 +10,11 @@ from typing import Any, cast
 
 import pytest
 
-from asgiref.sync import async_to_sync, sync_to_async
-from asgiref.sync._asyncio_versions import (
+from asgiref.sync import (
     _run_first_step_now,  # pyright: ignore[reportPrivateUsage]
-    start_task_in_context,
+    _start_task_in_context,  # pyright: ignore[reportPrivateUsage]
+    async_to_sync,
+    sync_to_async,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -30,7 +31,7 @@ async def test_a_coroutine_that_never_suspends_finishes_inside_the_starting_call
     started: asyncio.Future[bool] = loop.create_future()
 
     def start() -> None:
-        task = start_task_in_context(loop, _no_suspension(), contextvars.copy_context())
+        task = _start_task_in_context(loop, _no_suspension(), contextvars.copy_context())
         started.set_result(task.done() and task.result() == "done")
 
     loop.call_soon(start)
@@ -38,7 +39,7 @@ async def test_a_coroutine_that_never_suspends_finishes_inside_the_starting_call
 
 
 async def test_a_task_started_from_inside_another_task_runs_later() -> None:
-    task = start_task_in_context(
+    task = _start_task_in_context(
         asyncio.get_running_loop(), _no_suspension(), contextvars.copy_context()
     )
     assert await task == "done"

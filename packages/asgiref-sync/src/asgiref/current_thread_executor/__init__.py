@@ -10,19 +10,22 @@ futures, defined here rather than in a module of their own because
 ``import asgiref.sync`` pays for every module it loads.
 """
 
-from __future__ import annotations
+# Annotations are strings rather than a __future__ import (see asgiref.sync).
 
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Executor, Future, InvalidStateError
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["CurrentThreadExecutor"]  # CallOutcome is for asgiref.sync only
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+if TYPE_CHECKING:
+    from typing import ParamSpec, TypeVar
+
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
 
 
 # -- CallOutcome ------------------------------------------------------------
@@ -48,8 +51,6 @@ _CANCELLED = "CANCELLED"
 _CANCELLED_AND_NOTIFIED = "CANCELLED_AND_NOTIFIED"
 _FINISHED = "FINISHED"
 _ENDED = (_CANCELLED, _CANCELLED_AND_NOTIFIED, _FINISHED)
-
-_logger = logging.getLogger("concurrent.futures")
 
 
 class CallOutcome(Future[Any]):
@@ -86,7 +87,7 @@ class CallOutcome(Future[Any]):
     def done(self) -> bool:
         return self._state in _ENDED
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: "float | None" = None) -> Any:
         state = self._state
         if state == _FINISHED:
             if self._exception is not None:
@@ -96,14 +97,14 @@ class CallOutcome(Future[Any]):
             raise CancelledError()
         return super().result(timeout)
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
+    def exception(self, timeout: "float | None" = None) -> "BaseException | None":
         if self._state == _FINISHED:
             return self._exception
         return super().exception(timeout)
 
     # -- transitions -----------------------------------------------------
 
-    def add_done_callback(self, fn: Callable[[Future[Any]], object]) -> None:
+    def add_done_callback(self, fn: "Callable[[Future[Any]], object]") -> None:
         with self._lock:
             if self._state not in _ENDED:
                 self._callbacks.append(fn)
@@ -139,10 +140,10 @@ class CallOutcome(Future[Any]):
     def set_result(self, result: Any) -> None:
         self._finish(result, None)
 
-    def set_exception(self, exception: BaseException | None) -> None:
+    def set_exception(self, exception: "BaseException | None") -> None:
         self._finish(None, exception)
 
-    def _finish(self, result: Any, exception: BaseException | None) -> None:
+    def _finish(self, result: Any, exception: "BaseException | None") -> None:
         with self._lock:
             state = self._state
             if state not in _ENDED:
@@ -172,7 +173,7 @@ class CallOutcome(Future[Any]):
         # blocked through Future's own waiting code use it.
         self.__dict__["_condition"].notify_all()
 
-    def _run_callbacks(self, late: Callable[[Future[Any]], object] | None = None) -> None:
+    def _run_callbacks(self, late: "Callable[[Future[Any]], object] | None" = None) -> None:
         """Run the callbacks added before the outcome, or the one ``late``
         callback added after it."""
         if late is None:
@@ -184,7 +185,10 @@ class CallOutcome(Future[Any]):
             try:
                 callback(self)
             except Exception:
-                _logger.exception("exception calling callback for %r", self)
+                # concurrent.futures' own logger, looked up only when needed.
+                logging.getLogger("concurrent.futures").exception(
+                    "exception calling callback for %r", self
+                )
 
 
 _CONDITION_CREATION = threading.Lock()
@@ -200,10 +204,10 @@ class _Job:
 
     def __init__(
         self,
-        future: Future[Any],
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        future: "Future[Any]",
+        fn: "Callable[..., Any]",
+        args: "tuple[Any, ...]",
+        kwargs: "dict[str, Any]",
     ) -> None:
         self.future = future
         self.fn = fn
@@ -233,7 +237,7 @@ class CurrentThreadExecutor(Executor):
     raise ``RuntimeError``.
     """
 
-    def __init__(self, old_executor: CurrentThreadExecutor | None = None) -> None:
+    def __init__(self, old_executor: "CurrentThreadExecutor | None" = None) -> None:
         self._work_thread = threading.current_thread()
         self._old_executor = old_executor
         # Two plain locks instead of a threading.Condition: ``_mutex`` makes
@@ -255,7 +259,7 @@ class CurrentThreadExecutor(Executor):
 
     # -- the serving side ------------------------------------------------
 
-    def run_until_future(self, future: Future[Any]) -> None:
+    def run_until_future(self, future: "Future[Any]") -> None:
         """Serve submitted work on this thread until ``future`` is done."""
         if threading.current_thread() is not self._work_thread:
             raise RuntimeError(
@@ -265,7 +269,7 @@ class CurrentThreadExecutor(Executor):
         self._begin(future)
         self._serve(future, None, None)
 
-    def _begin(self, future: Future[Any]) -> None:
+    def _begin(self, future: "Future[Any]") -> None:
         """Make ``future``'s completion end the serving (on the creating
         thread). Separate from :meth:`_serve` so the bridge can do it before
         it wakes the event loop: the fewer steps between that wake-up and the
@@ -278,9 +282,9 @@ class CurrentThreadExecutor(Executor):
 
     def _serve(
         self,
-        future: Future[Any],
-        poll_interval: float | None,
-        on_idle: Callable[[], None] | None,
+        future: "Future[Any]",
+        poll_interval: "float | None",
+        on_idle: "Callable[[], None] | None",
     ) -> None:
         # After _begin(future). ``on_idle`` runs every ``poll_interval``
         # seconds without work; the bridge uses it to notice an event loop
@@ -351,8 +355,8 @@ class CurrentThreadExecutor(Executor):
         return not self._broken and (served is None or not served.done())
 
     def _try_submit(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Future[Any] | None:
+        self, fn: "Callable[..., Any]", args: "tuple[Any, ...]", kwargs: "dict[str, Any]"
+    ) -> "Future[Any] | None":
         """Queue ``fn`` and return its future, or None once this executor has
         finished (the decision and the queueing are one atomic step)."""
         future: Future[Any] = CallOutcome()
@@ -364,7 +368,9 @@ class CurrentThreadExecutor(Executor):
         self._signal()
         return future
 
-    def submit(self, fn: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_R]:
+    def submit(
+        self, fn: "Callable[_P, _R]", /, *args: "_P.args", **kwargs: "_P.kwargs"
+    ) -> "Future[_R]":
         if threading.current_thread() is self._work_thread:
             raise RuntimeError("You cannot submit onto CurrentThreadExecutor from its own thread")
         future = self._try_submit(fn, args, kwargs)
@@ -374,7 +380,7 @@ class CurrentThreadExecutor(Executor):
             return self._old_executor.submit(fn, *args, **kwargs)
         raise RuntimeError("CurrentThreadExecutor already quit or is broken")
 
-    def _live(self) -> CurrentThreadExecutor | None:
+    def _live(self) -> "CurrentThreadExecutor | None":
         """This executor if it still takes work, else the nearest outer one
         that does, else None."""
         executor: CurrentThreadExecutor | None = self
@@ -386,8 +392,8 @@ class CurrentThreadExecutor(Executor):
         return f"<CurrentThreadExecutor for thread {self._work_thread.name!r}>"
 
 
-def _chain(source: Future[Any], target: Future[Any]) -> None:
-    def copy(done: Future[Any]) -> None:
+def _chain(source: "Future[Any]", target: "Future[Any]") -> None:
+    def copy(done: "Future[Any]") -> None:
         if not target.set_running_or_notify_cancel():
             return
         exc = done.exception()

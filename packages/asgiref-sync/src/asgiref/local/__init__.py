@@ -10,25 +10,28 @@ thread's context (Python 3.14 ``thread_inherit_context``) sees nothing.
 async code, and never carried across a bridge.
 """
 
-from __future__ import annotations
+# Annotations are strings rather than a __future__ import (see asgiref.sync).
 
 import asyncio
 import contextvars
 import functools
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 __all__ = ["Local"]
 
 # asyncio's C-level "running loop of this thread, or None": the public
 # get_running_loop() raises when there is none, which costs an exception per
 # call on the hot paths of sync code.
-_get_running_loop: Final[Callable[[], asyncio.AbstractEventLoop | None]] = vars(asyncio.events)[
-    "_get_running_loop"
-]
+_get_running_loop: Final = cast(
+    "Callable[[], asyncio.AbstractEventLoop | None]", vars(asyncio.events)["_get_running_loop"]
+)
 
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 
 class _Home:
@@ -51,14 +54,14 @@ class _Home:
 _per_thread: Final = threading.local()
 
 
-def _thread_home() -> _Home:
+def _thread_home() -> "_Home":
     try:
         return cast(_Home, _per_thread.home)
     except AttributeError:
         return _new_thread_home()
 
 
-def _new_thread_home() -> _Home:
+def _new_thread_home() -> "_Home":
     home = _per_thread.home = _Home()
     return home
 
@@ -69,14 +72,14 @@ _UNCLAIMED: Final = _Home()
 # The home of the current context. Each stored value carries the home it was
 # written under and counts only in that home's thread, or (async code and
 # bridged sync code) while that home is the context's current one.
-_home: contextvars.ContextVar[_Home] = contextvars.ContextVar(
+_home: "contextvars.ContextVar[_Home]" = contextvars.ContextVar(
     "asgiref.local.home", default=_UNCLAIMED
 )
 
 # Fresh for every async side of an ``async_to_sync`` call (asgiref.sync sets
 # it to a new object there): thread-critical values written by async code
 # count only in the crossing that wrote them.
-_crossing: contextvars.ContextVar[object] = contextvars.ContextVar(
+_crossing: "contextvars.ContextVar[object]" = contextvars.ContextVar(
     "asgiref.local.crossing", default=None
 )
 
@@ -103,7 +106,7 @@ def _leave_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
     _bridge_state.depth -= 1
 
 
-def _visible(written_under: _Home) -> bool:
+def _visible(written_under: "_Home") -> bool:
     """Whether a value written under ``written_under`` counts here: in this
     thread's own home, or in the context's home in async or bridged code."""
     return written_under is _thread_home() or (
@@ -112,7 +115,7 @@ def _visible(written_under: _Home) -> bool:
     )
 
 
-def _claim_home() -> _Home:
+def _claim_home() -> "_Home":
     """The home to write under: the context's, except that a plain thread
     that finds a foreign context takes it over with its own home (hiding
     inherited values)."""
@@ -147,12 +150,12 @@ _RESERVED: Final = frozenset({"_data", "_thread_critical", "_threads"})
 # holds a value it wrote (no cycle: a context never refers back).
 _Entry = tuple[Any, Any, Any]
 _SHARED: Final = object()
-_UNSET: Final[_Entry] = (None, _FOREIGN, None)
+_UNSET: Final = cast("_Entry", (None, _FOREIGN, None))
 _NOT_WRITTEN: Final = (_FOREIGN, None)
-_storage: dict[str, contextvars.ContextVar[_Entry]] = {}
+_storage: "dict[str, contextvars.ContextVar[_Entry]]" = {}
 
 
-def _storage_for(name: str) -> contextvars.ContextVar[_Entry]:
+def _storage_for(name: str) -> "contextvars.ContextVar[_Entry]":
     var = _storage.get(name)
     if var is None:
         if name in _RESERVED:
@@ -162,7 +165,7 @@ def _storage_for(name: str) -> contextvars.ContextVar[_Entry]:
     return var
 
 
-def _written(local: Local, entry: _Entry) -> tuple[Any, Any]:
+def _written(local: "Local", entry: "_Entry") -> "tuple[Any, Any]":
     """(home, value) that ``local`` wrote in ``entry``, or _NOT_WRITTEN."""
     owner, home, value = entry
     if owner is local:
@@ -172,7 +175,7 @@ def _written(local: Local, entry: _Entry) -> tuple[Any, Any]:
     return _NOT_WRITTEN
 
 
-def _with_written(local: Local, entry: _Entry, written: tuple[Any, Any] | None) -> _Entry:
+def _with_written(local: "Local", entry: "_Entry", written: "tuple[Any, Any] | None") -> "_Entry":
     """``entry`` with what ``local`` wrote replaced by ``written`` (None: removed)."""
     owner, home, value = entry
     if owner is local or owner is None:
@@ -199,7 +202,7 @@ class Local:
 
     _thread_critical: bool
 
-    def __new__(cls, thread_critical: bool = False) -> Local:
+    def __new__(cls, thread_critical: bool = False) -> "Local":
         if cls is Local:
             cls = _ThreadCriticalLocal if thread_critical else _DefaultLocal
         elif cls not in (_DefaultLocal, _ThreadCriticalLocal):
@@ -320,8 +323,8 @@ class _ThreadCriticalLocal(Local):
     # same reason as above.
     __slots__ = ("_data", "_threads")
 
-    _data: dict[str, contextvars.ContextVar[Any]]
-    _threads: threading.local
+    _data: "dict[str, contextvars.ContextVar[Any]]"
+    _threads: "threading.local"
 
     def __getattribute__(self, name: str) -> Any:
         if _get_running_loop() is None:
@@ -359,7 +362,7 @@ class _ThreadCriticalLocal(Local):
             raise _missing(name)
         var.set(None)
 
-    def _context_variable(self, name: str) -> contextvars.ContextVar[Any]:
+    def _context_variable(self, name: str) -> "contextvars.ContextVar[Any]":
         """The ContextVar behind ``<name>`` in async code, created on first use."""
         data: dict[str, contextvars.ContextVar[Any]] = _data_of(self)
         var = data.get(name)
@@ -375,7 +378,7 @@ _threads_of: Final = _ThreadCriticalLocal.__dict__["_threads"].__get__
 _data_of: Final = _ThreadCriticalLocal.__dict__["_data"].__get__
 
 
-def _local_get(local: Local, name: str, default: Any) -> Any:  # pyright: ignore[reportUnusedFunction]
+def _local_get(local: "Local", name: str, default: Any) -> Any:  # pyright: ignore[reportUnusedFunction]
     """``getattr(local, name, default)`` without raising internally (hot path)."""
     if type(local) is _DefaultLocal:
         var = _storage.get(name)
@@ -387,8 +390,8 @@ def _local_get(local: Local, name: str, default: Any) -> Any:  # pyright: ignore
 
 
 def _push_value(  # pyright: ignore[reportUnusedFunction]
-    local: Local, name: str, make: Callable[[Any], _T]
-) -> tuple[_T, Callable[[], None]]:
+    local: "Local", name: str, make: "Callable[[Any], _T]"
+) -> "tuple[_T, Callable[[], None]]":
     """Set ``local.<name>`` to ``make(value visible before)`` here, claiming
     the context as a write does; returns the new value and an undo.
 

@@ -10,11 +10,17 @@ Everything internal that other projects patch or subclass (``thread_handler``,
 instance at call time, so patches reach the running code.
 """
 
-from __future__ import annotations
+# Annotations that Python evaluates when a def or class runs are written as
+# strings, in place of ``from __future__ import annotations``: that statement
+# also imports the ``__future__`` module, which ``import asgiref.sync`` would
+# pay for on every start (3.14 defers annotations by itself).
 
 import asyncio
+import collections
+import contextlib
 import contextvars
 import functools
+import inspect
 import os
 import sys
 import threading
@@ -23,18 +29,17 @@ import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor, Future, InvalidStateError
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, cast, overload
+from types import GenericAlias, TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
 from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
-from asgiref.sync._asyncio_versions import (
-    iscoroutinefunction,
-    markcoroutinefunction,
-    start_task_in_context,
-)
 
 if TYPE_CHECKING:
+    from typing import Generic as _Generic
+    from typing import TypeAlias
+    from weakref import WeakKeyDictionary
+
     # Loaded on the first async_to_sync call that needs a loop of its own
     # (see _acquire_runner): programs that never make one skip its import.
     from asgiref.sync._loop_runner import LoopRunner
@@ -57,12 +62,34 @@ __all__ = [
 
 # asyncio's C-level "running loop of this thread, or None" (the public
 # get_running_loop() raises when there is none).
-_get_running_loop: Callable[[], asyncio.AbstractEventLoop | None] = vars(asyncio.events)[
+_get_running_loop: "Callable[[], asyncio.AbstractEventLoop | None]" = vars(asyncio.events)[
     "_get_running_loop"
 ]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+if TYPE_CHECKING:
+    # What async_to_sync accepts: an async function, or any callable
+    # returning an awaitable.
+    _AsyncCallable: TypeAlias = Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]
+    _ExecutorPerContext: TypeAlias = "WeakKeyDictionary[ThreadSensitiveContext, Executor]"
+    _RunnerPerContext: TypeAlias = "WeakKeyDictionary[AsyncSingleThreadContext, LoopRunner]"
+else:
+
+    class _Generic:
+        """Runtime base of the generic bridge classes, in place of typing.Generic.
+
+        ``SyncToAsync[[int], str]`` and subclassing ``SyncToAsync[Any, Any]``
+        work as for stdlib generics (a types.GenericAlias). Trade: the
+        typing.Generic machinery (``__orig_bases__``, ``__parameters__``) is
+        absent at runtime; building those classes through it was about a
+        tenth of the cost of ``import asgiref.sync``.
+        """
+
+        __slots__ = ()
+        __class_getitem__ = classmethod(GenericAlias)
+
 
 _MISSING: Any = object()
 
@@ -77,12 +104,144 @@ _LOOP_POLL_SECONDS = 0.25
 _STOPPED_LOOP_GRACE_SECONDS = 2.0
 
 
+# --- where asyncio differs across Python versions (3.10-3.14) ---------------------
+#
+# Recognising coroutine functions, and marking objects as such:
+# ``inspect.markcoroutinefunction`` only exists from 3.12, and before that only
+# ``asyncio.iscoroutinefunction`` honoured a marker (its ``_is_coroutine``
+# attribute); 3.12 deprecates the asyncio function. Marked objects carry both
+# markers so either test recognises them on every version. Creating a task in
+# a given context (``context=`` exists from 3.11), and starting one eagerly
+# (``eager_start=`` from 3.12).
+#
+# These live here rather than in a module of their own: every module costs
+# ``import asgiref.sync`` about 0.2 ms to find and load, whatever its size.
+
+# Typed once, so that narrowing by it gives partial[Any] rather than an
+# unknown type argument.
+_PARTIAL: Final = cast("type[functools.partial[Any]]", functools.partial)
+
+_TASKS_TAKE_CONTEXT = sys.version_info >= (3, 11)
+_TASKS_START_EAGERLY = sys.version_info >= (3, 12)
+
+if TYPE_CHECKING:
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
+# The legacy asyncio marker; may disappear in a future Python.
+_LEGACY_MARK: object = getattr(asyncio.coroutines, "_is_coroutine", None)
+
+
+def markcoroutinefunction(func: "_F") -> "_F":
+    """Make ``iscoroutinefunction`` (ours, inspect's and asyncio's) accept
+    ``func``, e.g. an object whose ``__call__`` returns a coroutine."""
+    if sys.version_info >= (3, 12):
+        inspect.markcoroutinefunction(func)
+    if _LEGACY_MARK is not None:
+        target: Any = getattr(func, "__func__", func)
+        with contextlib.suppress(AttributeError):  # objects without a __dict__
+            target._is_coroutine = _LEGACY_MARK
+    return func
+
+
+def iscoroutinefunction(func: object) -> bool:
+    """True for ``async def`` functions, methods and partials of them, and for
+    anything passed through :func:`markcoroutinefunction`."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    if _LEGACY_MARK is None:
+        return False
+    target: object = func
+    while True:
+        if inspect.ismethod(target):
+            target = target.__func__
+        elif isinstance(target, _PARTIAL):
+            target = target.func
+        else:
+            return getattr(target, "_is_coroutine", None) is _LEGACY_MARK
+
+
+def _create_task_in_context(
+    loop: "asyncio.AbstractEventLoop",
+    coro: "Coroutine[Any, Any, Any]",
+    context: "contextvars.Context",
+) -> "asyncio.Task[Any]":
+    if _TASKS_TAKE_CONTEXT:
+        return loop.create_task(coro, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11+
+    # 3.10: the task copies the context it is created in, which is the same.
+    return context.run(loop.create_task, coro)
+
+
+def _start_task_in_context(
+    loop: "asyncio.AbstractEventLoop",
+    coro: "Coroutine[Any, Any, Any]",
+    context: "contextvars.Context",
+) -> "asyncio.Task[Any]":
+    """A task for ``coro``, created from a callback running on ``loop``,
+    whose first step runs right away where Python allows it.
+
+    For an async_to_sync call arriving on a running loop: a coroutine that
+    completes without suspending then resolves the waiting thread within the
+    callback that started it, one loop iteration earlier. Trade: only with
+    asyncio's own task creation (no task factory, the stock create_task), so
+    a loop or factory that instruments tasks still creates every task
+    itself, and the call then waits one iteration longer.
+    """
+    stock = loop.get_task_factory() is None and (
+        type(loop).create_task is asyncio.BaseEventLoop.create_task
+    )
+    if not stock:
+        return _create_task_in_context(loop, coro, context)
+    # What the stock create_task does, without its Python-level steps.
+    if _TASKS_START_EAGERLY:
+        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]  # 3.12+
+    task: asyncio.Task[Any]
+    if _TASKS_TAKE_CONTEXT:
+        task = asyncio.Task(coro, loop=loop, context=context)  # type: ignore[call-arg,unused-ignore]  # 3.11
+    else:
+        task = context.run(asyncio.Task[Any], coro, loop=loop)
+    _run_first_step_now(loop, task)
+    return task
+
+
+def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[Any]") -> None:
+    """Before 3.12 (no eager start): run the step that creating ``task`` just
+    scheduled now instead of on the next loop iteration, as 3.12's eager
+    start does.
+
+    Trade: this reads asyncio's private ready queue of its own loops
+    (``_ready``, a deque of Handles; 3.10 and 3.11 no longer change). It
+    acts only when the newest handle there is that task's step; if anything
+    else was queued after it (another thread's call_soon_threadsafe), the
+    step is left where it is and runs on the next iteration as usual.
+    """
+    ready: object = getattr(loop, "_ready", None)
+    if not isinstance(ready, collections.deque) or not ready:
+        return
+    queue = cast("collections.deque[asyncio.Handle]", ready)
+    if asyncio.current_task(loop) is not None:
+        # Called from inside a task: a step cannot run within another one
+        # (3.12's eager start runs it later in that case too).
+        return
+    handle = queue[-1]
+    if type(handle) is not asyncio.Handle:
+        return
+    if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
+        return
+    # pop() and the check above are not one atomic step: another thread may
+    # have appended in between, so put back whatever was not ours.
+    popped = queue.pop()
+    if popped is not handle:
+        queue.append(popped)
+        return
+    handle._run()  # pyright: ignore[reportPrivateUsage]
+
+
 class _BridgeThreadState(threading.local):
     """What a worker thread knows about the async code it is serving."""
 
-    main_event_loop: asyncio.AbstractEventLoop | None = None
-    main_event_loop_pid: int | None = None
-    task_context: list[asyncio.Task[Any]] | None = None
+    main_event_loop: "asyncio.AbstractEventLoop | None" = None
+    main_event_loop_pid: "int | None" = None
+    task_context: "list[asyncio.Task[Any]] | None" = None
 
 
 class _Occupancy:
@@ -112,7 +271,7 @@ def _held_by_ancestor(chain: object, executor: Executor) -> bool:
     return False
 
 
-def _flow_back(context: contextvars.Context) -> None:
+def _flow_back(context: "contextvars.Context") -> None:
     """Copy the values ``context`` ended with into the current context.
 
     Values are compared by identity: a third-party ``__eq__`` never runs and an
@@ -125,7 +284,9 @@ def _flow_back(context: contextvars.Context) -> None:
             var.set(value)
 
 
-def _resolve(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+def _resolve(
+    future: "Future[Any]", value: Any = None, error: "BaseException | None" = None
+) -> None:
     # The caller may already have given up on this call (a dead outer loop),
     # in which case the late outcome has nobody to go to.
     try:
@@ -137,21 +298,21 @@ def _resolve(future: Future[Any], value: Any = None, error: BaseException | None
         pass
 
 
-def _consume_outcome(future: Future[Any] | asyncio.Future[Any]) -> None:
+def _consume_outcome(future: "Future[Any] | asyncio.Future[Any]") -> None:
     # Marks an asyncio future's exception as retrieved (no "never retrieved"
     # log for a call whose awaiting task was cancelled).
     if not future.cancelled():
         future.exception()
 
 
-def _set_pending_done(waiter: asyncio.Future[None]) -> None:
+def _set_pending_done(waiter: "asyncio.Future[None]") -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
 def _waiter_for(
-    loop: asyncio.AbstractEventLoop, future: Future[Any] | asyncio.Future[Any]
-) -> asyncio.Future[None]:
+    loop: "asyncio.AbstractEventLoop", future: "Future[Any] | asyncio.Future[Any]"
+) -> "asyncio.Future[None]":
     """An asyncio future that completes when ``future`` does.
 
     Cancelling the waiter leaves ``future`` (and the sync code behind it)
@@ -193,7 +354,7 @@ class _ProcessWideExecutor:
 
     lock = threading.Lock()
 
-    def __get__(self, instance: object, owner: type | None = None) -> Executor:
+    def __get__(self, instance: object, owner: "type | None" = None) -> Executor:
         with self.lock:
             current = SyncToAsync.__dict__["single_thread_executor"]
             if current is self:
@@ -202,7 +363,7 @@ class _ProcessWideExecutor:
         return cast(Executor, current)
 
 
-class SyncToAsync(Generic[_P, _R]):
+class SyncToAsync(_Generic[_P, _R]):
     """Wraps a sync callable so that awaiting it runs the callable in a thread.
 
     See :func:`sync_to_async`.
@@ -210,32 +371,30 @@ class SyncToAsync(Generic[_P, _R]):
 
     # Per worker thread: the loop (and its PID) of the async code it serves,
     # and the list of async_to_sync tasks it started (for cancellation).
-    threadlocal: ClassVar[_BridgeThreadState] = _BridgeThreadState()
+    threadlocal: "ClassVar[_BridgeThreadState]" = _BridgeThreadState()
 
     # The process-wide thread for thread-sensitive code that has no better
     # home. The thread itself starts on first use.
-    single_thread_executor: ClassVar[Executor] = cast(Executor, _ProcessWideExecutor())
+    single_thread_executor: "ClassVar[Executor]" = cast(Executor, _ProcessWideExecutor())
 
-    thread_sensitive_context: ClassVar[contextvars.ContextVar[ThreadSensitiveContext]] = (
+    thread_sensitive_context: "ClassVar[contextvars.ContextVar[ThreadSensitiveContext]]" = (
         contextvars.ContextVar("thread_sensitive_context")
     )
 
     # The chain of single-thread executors held by the calls enclosing this
     # context (see _Occupancy); falsy when there are none.
-    deadlock_context: ClassVar[contextvars.ContextVar[Any]] = contextvars.ContextVar(
+    deadlock_context: "ClassVar[contextvars.ContextVar[Any]]" = contextvars.ContextVar(
         "deadlock_context"
     )
 
-    context_to_thread_executor: ClassVar[
-        weakref.WeakKeyDictionary[ThreadSensitiveContext, Executor]
-    ] = weakref.WeakKeyDictionary()
+    context_to_thread_executor: "ClassVar[_ExecutorPerContext]" = weakref.WeakKeyDictionary()
 
     def __init__(
         self,
-        func: Callable[_P, _R],
+        func: "Callable[_P, _R]",
         thread_sensitive: bool = True,
-        executor: Executor | None = None,
-        context: contextvars.Context | None = None,
+        executor: "Executor | None" = None,
+        context: "contextvars.Context | None" = None,
     ) -> None:
         if (
             not callable(func)
@@ -256,7 +415,7 @@ class SyncToAsync(Generic[_P, _R]):
         if bound_to is not _MISSING:
             self.__self__ = bound_to
 
-    async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    async def __call__(self, *args: "_P.args", **kwargs: "_P.kwargs") -> "_R":
         __traceback_hide__ = True
         loop = asyncio.get_running_loop()
         own_context = self.context is None
@@ -312,7 +471,7 @@ class SyncToAsync(Generic[_P, _R]):
                     future.add_done_callback(_consume_outcome)
                     raise
                 await _waiter_for(loop, future)
-            return cast(_R, future.result())
+            return cast("_R", future.result())
         except GeneratorExit:
             # Closed without its task: the task was destroyed while pending
             # (its loop was dropped) and the garbage collector finalises this
@@ -338,7 +497,7 @@ class SyncToAsync(Generic[_P, _R]):
                 if own_context and context is not None and future is not None:
                     _flow_back(context)
 
-    def _thread_sensitive_executor(self, loop: asyncio.AbstractEventLoop) -> Executor:
+    def _thread_sensitive_executor(self, loop: "asyncio.AbstractEventLoop") -> Executor:
         # 1. A sync thread further out is waiting in async_to_sync: run there.
         #    A task can inherit the executor of a call that has since ended
         #    (e.g. a keep-alive request task created during the previous
@@ -363,7 +522,7 @@ class SyncToAsync(Generic[_P, _R]):
         return self.single_thread_executor
 
     @staticmethod
-    async def _cancel_nested(task_context: list[asyncio.Task[Any]]) -> bool:
+    async def _cancel_nested(task_context: "list[asyncio.Task[Any]]") -> bool:
         """Pass a cancellation on to the async code the sync code is waiting
         for. True when that code finished anyway, so the sync code's own
         outcome (which may well be the cancellation) is the answer."""
@@ -384,10 +543,10 @@ class SyncToAsync(Generic[_P, _R]):
 
     def thread_handler(
         self,
-        loop: asyncio.AbstractEventLoop,
-        exc_info: tuple[Any, Any, Any],
-        task_context: list[asyncio.Task[Any]] | None,
-        func: Callable[..., Any],
+        loop: "asyncio.AbstractEventLoop",
+        exc_info: "tuple[Any, Any, Any]",
+        task_context: "list[asyncio.Task[Any]] | None",
+        func: "Callable[..., Any]",
         *args: Any,
         **kwargs: Any,
     ) -> Any:
@@ -419,9 +578,9 @@ class SyncToAsync(Generic[_P, _R]):
 
 def _call_while_handling(
     active: BaseException,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    func: "Callable[..., Any]",
+    args: "tuple[Any, ...]",
+    kwargs: "dict[str, Any]",
 ) -> Any:
     """Call ``func`` so that it sees ``active`` as the exception being handled
     (``sys.exc_info()``), as the caller did."""
@@ -434,7 +593,7 @@ def _call_while_handling(
         return func(*args, **kwargs)
 
 
-class AsyncToSync(Generic[_P, _R]):
+class AsyncToSync(_Generic[_P, _R]):
     """Wraps an async callable so that calling it from sync code runs it to
     completion on an event loop and returns its result.
 
@@ -443,24 +602,22 @@ class AsyncToSync(Generic[_P, _R]):
 
     # The CurrentThreadExecutor of the sync thread that waits for the current
     # async code; contextvar-backed, so each task sees its own.
-    executors: ClassVar[Local] = Local()
+    executors: "ClassVar[Local]" = Local()
 
     # Loops started for calls from plain threads -> the waiting thread's
     # executor, for tasks that lost track of it (e.g. created with a fresh
     # context).
-    loop_thread_executors: ClassVar[dict[asyncio.AbstractEventLoop, CurrentThreadExecutor]] = {}
+    loop_thread_executors: "ClassVar[dict[asyncio.AbstractEventLoop, CurrentThreadExecutor]]" = {}
 
-    async_single_thread_context: ClassVar[contextvars.ContextVar[AsyncSingleThreadContext]] = (
+    async_single_thread_context: "ClassVar[contextvars.ContextVar[AsyncSingleThreadContext]]" = (
         contextvars.ContextVar("async_single_thread_context")
     )
 
-    context_to_thread_executor: ClassVar[
-        weakref.WeakKeyDictionary[AsyncSingleThreadContext, LoopRunner]
-    ] = weakref.WeakKeyDictionary()
+    context_to_thread_executor: "ClassVar[_RunnerPerContext]" = weakref.WeakKeyDictionary()
 
     def __init__(
         self,
-        awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+        awaitable: "_AsyncCallable[_P, _R]",
         force_new_loop: bool = False,
     ) -> None:
         if not callable(awaitable) or (
@@ -478,7 +635,7 @@ class AsyncToSync(Generic[_P, _R]):
         if bound_to is not _MISSING:
             self.__self__ = bound_to
 
-    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    def __call__(self, *args: "_P.args", **kwargs: "_P.kwargs") -> "_R":
         __traceback_hide__ = True
         if _get_running_loop() is not None:
             raise RuntimeError(
@@ -505,7 +662,7 @@ class AsyncToSync(Generic[_P, _R]):
 
     def _prepare(
         self,
-    ) -> tuple[CurrentThreadExecutor, Callable[[], None], list[contextvars.Context]]:
+    ) -> "tuple[CurrentThreadExecutor, Callable[[], None], list[contextvars.Context]]":
         """This thread's executor for the call (made current), the undo of
         that, and the caller's context (copied after the change)."""
         executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
@@ -513,10 +670,10 @@ class AsyncToSync(Generic[_P, _R]):
 
     def _run_on_outer_loop(
         self,
-        loop: asyncio.AbstractEventLoop,
-        task_context: list[asyncio.Task[Any]] | None,
-        awaitable: Awaitable[_R],
-    ) -> Future[_R] | None:
+        loop: "asyncio.AbstractEventLoop",
+        task_context: "list[asyncio.Task[Any]] | None",
+        awaitable: "Awaitable[_R]",
+    ) -> "Future[_R] | None":
         """The finished call (its context flowed back), or None when the loop
         went away before the coroutine started."""
         executor, undo, context = self._prepare()
@@ -542,7 +699,7 @@ class AsyncToSync(Generic[_P, _R]):
         finally:
             undo()
 
-    def _run_on_own_loop(self, awaitable: Awaitable[_R]) -> _R:
+    def _run_on_own_loop(self, awaitable: "Awaitable[_R]") -> "_R":
         runner, one_shot = self._acquire_runner()
         loop = runner.loop
         executor, undo, context = self._prepare()
@@ -569,7 +726,7 @@ class AsyncToSync(Generic[_P, _R]):
                 # rather than hand a busy loop to the next call.
                 runner.close()
 
-    def _acquire_runner(self) -> tuple[LoopRunner, bool]:
+    def _acquire_runner(self) -> "tuple[LoopRunner, bool]":
         from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread
 
         single = self.async_single_thread_context.get(None)
@@ -589,11 +746,11 @@ class AsyncToSync(Generic[_P, _R]):
 
     async def main_wrap(
         self,
-        call_result: Future[_R],
-        exc_info: tuple[Any, Any, Any],
-        task_context: list[asyncio.Task[Any]] | None,
-        context: list[contextvars.Context],
-        awaitable: Awaitable[_R],
+        call_result: "Future[_R]",
+        exc_info: "tuple[Any, Any, Any]",
+        task_context: "list[asyncio.Task[Any]] | None",
+        context: "list[contextvars.Context]",
+        awaitable: "Awaitable[_R]",
     ) -> None:
         """Runs as a task on the loop: awaits ``awaitable`` (the call of the
         wrapped function) and reports its outcome, and the context it ended
@@ -650,7 +807,7 @@ class AsyncToSync(Generic[_P, _R]):
         return functools.update_wrapper(bound, self.awaitable)
 
 
-async def _await_while_handling(active: BaseException, awaitable: Awaitable[Any]) -> Any:
+async def _await_while_handling(active: BaseException, awaitable: "Awaitable[Any]") -> Any:
     traceback = active.__traceback__
     try:
         raise active
@@ -667,7 +824,7 @@ def _discard(awaitable: object) -> None:
         close()
 
 
-def _untrack(task_context: list[asyncio.Task[Any]] | None) -> None:
+def _untrack(task_context: "list[asyncio.Task[Any]] | None") -> None:
     # Listed only once suspended (see _start_main_task): usually empty.
     if not task_context:
         return
@@ -677,10 +834,10 @@ def _untrack(task_context: list[asyncio.Task[Any]] | None) -> None:
 
 
 def _start_main_task(
-    loop: asyncio.AbstractEventLoop,
-    coro: Coroutine[Any, Any, None],
-    context: contextvars.Context,
-    watch: _OuterLoopWatch,
+    loop: "asyncio.AbstractEventLoop",
+    coro: "Coroutine[Any, Any, None]",
+    context: "contextvars.Context",
+    watch: "_OuterLoopWatch",
 ) -> None:
     """Loop-side start of an async_to_sync call on an outer loop."""
     call_result = watch.call_result
@@ -688,7 +845,7 @@ def _start_main_task(
         coro.close()
         return
     try:
-        task = watch.task = start_task_in_context(loop, coro, context)
+        task = watch.task = _start_task_in_context(loop, coro, context)
         if watch.task_context is not None and not task.done():
             watch.task_context.append(task)
     except BaseException as exc:
@@ -713,10 +870,10 @@ class _OuterLoopWatch:
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
-        call_result: Future[Any],
+        loop: "asyncio.AbstractEventLoop",
+        call_result: "Future[Any]",
         awaitable: object,
-        task_context: list[asyncio.Task[Any]] | None,
+        task_context: "list[asyncio.Task[Any]] | None",
     ) -> None:
         self.loop = loop
         self.call_result = call_result
@@ -770,13 +927,13 @@ class ThreadSensitiveContext:
     entered only once.
     """
 
-    def __init__(self, *, executor: Executor | None = None) -> None:
+    def __init__(self, *, executor: "Executor | None" = None) -> None:
         self._executor = executor
         self._token: contextvars.Token[ThreadSensitiveContext] | None = None
         self._state = "new"
         self._outer_executor: Any = None
 
-    async def __aenter__(self) -> ThreadSensitiveContext:
+    async def __aenter__(self) -> "ThreadSensitiveContext":
         var = SyncToAsync.thread_sensitive_context
         if self._executor is None:
             outer = var.get(None)
@@ -802,9 +959,9 @@ class ThreadSensitiveContext:
 
     async def __aexit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        exc_type: "type[BaseException] | None",
+        exc: "BaseException | None",
+        traceback: "TracebackType | None",
     ) -> None:
         if self._token is None:
             return
@@ -848,7 +1005,7 @@ class AsyncSingleThreadContext:
     def __init__(self) -> None:
         self._token: contextvars.Token[AsyncSingleThreadContext] | None = None
 
-    def __enter__(self) -> AsyncSingleThreadContext:
+    def __enter__(self) -> "AsyncSingleThreadContext":
         var = AsyncToSync.async_single_thread_context
         if var.get(None) is None:
             self._token = var.set(self)
@@ -856,9 +1013,9 @@ class AsyncSingleThreadContext:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        exc_type: "type[BaseException] | None",
+        exc: "BaseException | None",
+        traceback: "TracebackType | None",
     ) -> None:
         if self._token is None:
             return
@@ -894,28 +1051,28 @@ def sync_to_async(
     func: None = None,
     *,
     thread_sensitive: bool = True,
-    executor: Executor | None = None,
-    context: contextvars.Context | None = None,
-) -> Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]: ...
+    executor: "Executor | None" = None,
+    context: "contextvars.Context | None" = None,
+) -> "Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]": ...
 
 
 @overload
 def sync_to_async(
-    func: Callable[_P, _R],
+    func: "Callable[_P, _R]",
     *,
     thread_sensitive: bool = True,
-    executor: Executor | None = None,
-    context: contextvars.Context | None = None,
-) -> SyncToAsync[_P, _R]: ...
+    executor: "Executor | None" = None,
+    context: "contextvars.Context | None" = None,
+) -> "SyncToAsync[_P, _R]": ...
 
 
 def sync_to_async(
-    func: Callable[_P, _R] | None = None,
+    func: "Callable[_P, _R] | None" = None,
     *,
     thread_sensitive: bool = True,
-    executor: Executor | None = None,
-    context: contextvars.Context | None = None,
-) -> SyncToAsync[_P, _R] | Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]:
+    executor: "Executor | None" = None,
+    context: "contextvars.Context | None" = None,
+) -> "SyncToAsync[_P, _R] | Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]":
     """Make a sync callable awaitable: ``await sync_to_async(f)(...)`` runs
     ``f(...)`` in a thread (see the module docstring for which one) and
     returns its result. Usable bare, as ``@sync_to_async`` or with options."""
@@ -929,29 +1086,22 @@ def sync_to_async(
 @overload
 def async_to_sync(
     awaitable: None = None, *, force_new_loop: bool = False
-) -> Callable[
-    [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], AsyncToSync[_P, _R]
-]: ...
+) -> "Callable[[_AsyncCallable[_P, _R]], AsyncToSync[_P, _R]]": ...
 
 
 @overload
 def async_to_sync(
-    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]],
+    awaitable: "_AsyncCallable[_P, _R]",
     *,
     force_new_loop: bool = False,
-) -> AsyncToSync[_P, _R]: ...
+) -> "AsyncToSync[_P, _R]": ...
 
 
 def async_to_sync(
-    awaitable: Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]] | None = None,
+    awaitable: "_AsyncCallable[_P, _R] | None" = None,
     *,
     force_new_loop: bool = False,
-) -> (
-    AsyncToSync[_P, _R]
-    | Callable[
-        [Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]], AsyncToSync[_P, _R]
-    ]
-):
+) -> "AsyncToSync[_P, _R] | Callable[[_AsyncCallable[_P, _R]], AsyncToSync[_P, _R]]":
     """Make an async callable callable from sync code: ``async_to_sync(f)(...)``
     runs ``f(...)`` to completion and returns its result. Usable bare, as
     ``@async_to_sync`` or with ``force_new_loop=True``."""

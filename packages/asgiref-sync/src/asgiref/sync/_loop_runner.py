@@ -31,7 +31,7 @@ from contextvars import Context
 from typing import Any
 
 from asgiref.current_thread_executor import CallOutcome
-from asgiref.sync._asyncio_versions import create_task_in_context
+from asgiref.sync import _create_task_in_context  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ["LoopRunner", "runner_for_this_thread"]
 
@@ -87,7 +87,7 @@ class LoopRunner:
 
     def _start(self, coro: Coroutine[Any, Any, Any], context: Context, done: Future[None]) -> None:
         try:
-            task = create_task_in_context(self.loop, coro, context)
+            task = _create_task_in_context(self.loop, coro, context)
         except BaseException as exc:
             coro.close()
             done.set_exception(exc)

@@ -126,7 +126,8 @@ def test_bridge_classes_subscript_at_runtime() -> None:
     alias = AsyncToSync[..., int]
     assert alias.__origin__ is AsyncToSync
 
-    def annotated(wrapper: SyncToAsync[[int], int]) -> AsyncToSync[[], None]: ...
+    def annotated(wrapper: SyncToAsync[[int], int]) -> AsyncToSync[[], None]:
+        raise NotImplementedError
 
     hints = typing.get_type_hints(annotated, localns={"SyncToAsync": SyncToAsync})
     assert hints["wrapper"].__origin__ is SyncToAsync

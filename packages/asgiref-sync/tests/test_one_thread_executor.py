@@ -107,6 +107,20 @@ class _Pool:
                 _join(thread)
 
 
+class _Busy:
+    """An executor whose worker holds a job behind ``gate``, with twenty
+    jobs queued behind it that append to ``ran`` in order."""
+
+    def __init__(self, pool: _Pool, label: str) -> None:
+        self.executor, _ = pool.new(label)
+        self.worker = self.executor.submit(threading.current_thread).result(timeout=WAIT)
+        started, self.gate = threading.Event(), pool.gate()
+        self.held = self.executor.submit(_hold, started, self.gate, "held")
+        assert started.wait(WAIT)
+        self.ran: list[int] = []
+        self.queued = [self.executor.submit(self.ran.append, i) for i in range(20)]
+
+
 @pytest.fixture
 def pool() -> Iterator[_Pool]:
     made = _Pool()
@@ -297,60 +311,48 @@ def test_shutdown_waits_for_queued_work_and_the_thread(pool: _Pool) -> None:
 def test_shutdown_without_waiting_returns_at_once_and_queued_work_still_runs(
     pool: _Pool,
 ) -> None:
-    executor, _ = pool.new("nowait")
-    worker = executor.submit(threading.current_thread).result(timeout=WAIT)
-    started, gate = threading.Event(), pool.gate()
-    held = executor.submit(_hold, started, gate, "held")
-    assert started.wait(WAIT)
-    ran: list[int] = []
-    queued = [executor.submit(ran.append, i) for i in range(20)]
+    busy = _Busy(pool, "nowait")
 
-    closer = _start(lambda: executor.shutdown(wait=False))
+    closer = _start(lambda: busy.executor.shutdown(wait=False))
     closer.join(5)
     assert not closer.is_alive(), "shutdown(wait=False) waited for the held job"
     with pytest.raises(RuntimeError):
-        executor.submit(print)
-    assert worker.is_alive()
-    assert not held.done()
+        busy.executor.submit(print)
+    assert busy.worker.is_alive()
+    assert not busy.held.done()
 
-    gate.set()
-    assert held.result(timeout=WAIT) == "held"
-    for future in queued:
+    busy.gate.set()
+    assert busy.held.result(timeout=WAIT) == "held"
+    for future in busy.queued:
         future.result(timeout=WAIT)
-    assert ran == list(range(20))
-    _join(worker)
+    assert busy.ran == list(range(20))
+    _join(busy.worker)
 
 
 def test_shutdown_with_cancel_futures_cancels_queued_work_and_finishes_the_running_job(
     pool: _Pool,
 ) -> None:
-    executor, _ = pool.new("cancel")
-    worker = executor.submit(threading.current_thread).result(timeout=WAIT)
-    started, gate = threading.Event(), pool.gate()
-    running = executor.submit(_hold, started, gate, "held")
-    assert started.wait(WAIT)
-    ran: list[int] = []
-    queued = [executor.submit(ran.append, i) for i in range(20)]
+    busy = _Busy(pool, "cancel")
     notified: list[Future[None]] = []
-    queued[0].add_done_callback(notified.append)
+    busy.queued[0].add_done_callback(notified.append)
 
-    closer = _start(lambda: executor.shutdown(cancel_futures=True))  # wait=True
-    _wait_until(lambda: all(f.cancelled() for f in queued), "the queued work is cancelled")
-    assert notified == [queued[0]]
+    closer = _start(lambda: busy.executor.shutdown(cancel_futures=True))  # wait=True
+    _wait_until(lambda: all(f.cancelled() for f in busy.queued), "the queued work is cancelled")
+    assert notified == [busy.queued[0]]
     time.sleep(0.05)
     assert closer.is_alive(), "shutdown(wait=True) returned while a job was running"
-    assert not running.done()
+    assert not busy.held.done()
 
-    gate.set()
+    busy.gate.set()
     _join(closer)
-    assert running.result(timeout=0) == "held"
-    assert not worker.is_alive()
-    assert ran == []
-    for future in queued:
+    assert busy.held.result(timeout=0) == "held"
+    assert not busy.worker.is_alive()
+    assert busy.ran == []
+    for future in busy.queued:
         with pytest.raises(CancelledError):
             future.result(timeout=0)
     with pytest.raises(RuntimeError):
-        executor.submit(print)
+        busy.executor.submit(print)
 
 
 def test_a_queued_job_cancelled_by_its_caller_never_runs(pool: _Pool) -> None:

@@ -33,7 +33,15 @@ from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
 from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
-from asgiref.local import Local, _crossing, _enter_bridge, _leave_bridge, _local_get, _push_value  # pyright: ignore[reportPrivateUsage]
+from asgiref.local import (
+    Local,
+    _crossing,  # pyright: ignore[reportPrivateUsage]
+    _enter_bridge,  # pyright: ignore[reportPrivateUsage]
+    _get_running_loop,  # pyright: ignore[reportPrivateUsage]
+    _leave_bridge,  # pyright: ignore[reportPrivateUsage]
+    _local_get,  # pyright: ignore[reportPrivateUsage]
+    _push_value,  # pyright: ignore[reportPrivateUsage]
+)
 
 if TYPE_CHECKING:
     from typing import Generic as _Generic
@@ -60,11 +68,6 @@ __all__ = [
 # methods are private to this distribution; the lines marked
 # "reportPrivateUsage" are their uses from here.
 
-# asyncio's C-level "running loop of this thread, or None" (the public
-# get_running_loop() raises when there is none).
-_get_running_loop: "Callable[[], asyncio.AbstractEventLoop | None]" = vars(asyncio.events)[
-    "_get_running_loop"
-]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 
 
 def _in_thread(target: Any) -> threading.Thread:
@@ -112,3 +112,64 @@ def test_live_walks_out_to_a_working_executor() -> None:
     assert inner._live() is outer
     outer.run_until_future(finished)
     assert inner._live() is None
+
+
+# Serving until a CallOutcome ends: the outcome releases the executor's wake-up
+# signal itself (no done-callback). Each way of ending must end the serving.
+
+
+def _serve_in_thread(executor_future: list[Any], until: Any) -> threading.Thread:
+    def serve() -> None:
+        executor = CurrentThreadExecutor()
+        executor_future.append(executor)
+        executor.run_until_future(until)
+
+    return _in_thread(serve)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("ending", ["result", "exception", "cancel"])
+def test_serving_ends_when_the_served_outcome_ends(ending: str) -> None:
+    outcome = CallOutcome()
+    if ending != "cancel":
+        assert outcome.set_running_or_notify_cancel()
+    served: list[Any] = []
+    thread = _serve_in_thread(served, outcome)
+    # Work submitted meanwhile still runs on the serving thread.
+    while not served:
+        thread.join(0.01)
+    assert served[0].submit(threading.current_thread).result(10) is thread
+    if ending == "result":
+        outcome.set_result(1)
+    elif ending == "exception":
+        outcome.set_exception(ValueError())
+    else:
+        assert outcome.cancel()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.timeout(30)
+def test_serving_an_outcome_that_has_already_ended_returns_at_once() -> None:
+    outcome = CallOutcome()
+    outcome.set_running_or_notify_cancel()
+    outcome.set_result(None)
+    CurrentThreadExecutor().run_until_future(outcome)
+
+
+@pytest.mark.timeout(30)
+def test_two_executors_serving_one_outcome_both_end() -> None:
+    # The outcome has one slot for a wake-up signal; the second executor
+    # falls back to a done-callback.
+    outcome = CallOutcome()
+    outcome.set_running_or_notify_cancel()
+    served: list[Any] = []
+    threads = [_serve_in_thread(served, outcome) for _ in range(2)]
+    while len(served) < 2:
+        threads[0].join(0.01)
+    for executor in served:  # both are serving (or about to)
+        assert executor.submit(int).result(10) == 0
+    outcome.set_result(None)
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()

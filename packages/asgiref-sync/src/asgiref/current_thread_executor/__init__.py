@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["CurrentThreadExecutor"]  # CallOutcome is for asgiref.sync only
 
 if TYPE_CHECKING:
+    from _thread import LockType
     from typing import ParamSpec, TypeVar
 
     _P = ParamSpec("_P")
@@ -64,6 +65,10 @@ class CallOutcome(Future[Any]):
         self._exception = None
         self._waiters = []
         self._callbacks: list[Callable[[Future[Any]], object]] = []
+        # The wake-up signal of the one thread serving work until this
+        # outcome (see CurrentThreadExecutor._begin): released on the way
+        # out, without the done-callback machinery.
+        self._waker: LockType | None = None
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes not set yet; ``_condition`` is the one
@@ -121,7 +126,7 @@ class CallOutcome(Future[Any]):
             self._state = _CANCELLED
             if "_condition" in self.__dict__:
                 self._wake_blocked()
-        self._run_callbacks()
+        self._ended()
         return True
 
     def set_running_or_notify_cancel(self) -> bool:
@@ -159,7 +164,19 @@ class CallOutcome(Future[Any]):
                     self._wake_blocked()
         if state in _ENDED:
             raise self._already_ended(state)
-        self._run_callbacks()
+        self._ended()
+
+    def _wake_when_done(self, waker: "LockType") -> bool:
+        """Release ``waker`` once this future has ended (now, if it has).
+        False when another thread's waker holds the one slot."""
+        with self._lock:
+            if self._state not in _ENDED:
+                if self._waker is not None:
+                    return False
+                self._waker = waker
+                return True
+        _release_signal(waker)
+        return True
 
     # -- helpers ---------------------------------------------------------
 
@@ -167,6 +184,15 @@ class CallOutcome(Future[Any]):
         # Built outside the lock: repr() takes it (through the Condition),
         # and unlike Future's RLock this lock is not re-entrant.
         return InvalidStateError(f"{state}: {self!r}")
+
+    def _ended(self) -> None:
+        # Outside the lock, once the state is final (nothing can be added
+        # to the callbacks any more).
+        waker = self._waker
+        if waker is not None:
+            _release_signal(waker)
+        if self._callbacks:
+            self._run_callbacks()
 
     def _wake_blocked(self) -> None:
         # Called with the lock held, once the Condition exists; only threads
@@ -192,6 +218,16 @@ class CallOutcome(Future[Any]):
 
 
 _CONDITION_CREATION = threading.Lock()
+
+
+def _release_signal(signal: "LockType") -> None:
+    # A one-slot wake-up signal: a lock that is held while nothing is
+    # pending. Releasing one that is already released is a no-op by design:
+    # one wake-up covers everything that happened since the last wait.
+    try:  # noqa: SIM105  (hot path; contextlib.suppress costs more)
+        signal.release()
+    except RuntimeError:
+        pass
 
 
 # -- CurrentThreadExecutor --------------------------------------------------
@@ -278,7 +314,8 @@ class CurrentThreadExecutor(Executor):
             if self._broken:
                 raise RuntimeError("CurrentThreadExecutor already quit or is broken")
             self._served = future
-        future.add_done_callback(self._signal)
+        if type(future) is not CallOutcome or not future._wake_when_done(self._wake):  # pyright: ignore[reportPrivateUsage]
+            future.add_done_callback(self._signal)
 
     def _serve(
         self,
@@ -313,10 +350,7 @@ class CurrentThreadExecutor(Executor):
             raise
 
     def _signal(self, _future: object = None) -> None:
-        try:  # noqa: SIM105  (hot path; contextlib.suppress costs more)
-            self._wake.release()
-        except RuntimeError:  # already signalled and not yet consumed
-            pass
+        _release_signal(self._wake)
 
     def _cancel_queued(self) -> None:
         """Cancel the work that has not started yet."""
@@ -365,7 +399,7 @@ class CurrentThreadExecutor(Executor):
             if not self._accepts_work():
                 return None
             self._jobs.append(job)
-        self._signal()
+        _release_signal(self._wake)
         return future
 
     def submit(

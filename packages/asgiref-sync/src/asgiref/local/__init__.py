@@ -410,9 +410,24 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
     entry = var.get()
     before = _written(local, entry)
     value = make(before[1] if _visible(before[0]) else None)
-    var.set(_with_written(local, entry, (home, value)))
+    pushed = _with_written(local, entry, (home, value))
+    var.set(pushed)
+    # A partial of a module function: cheaper to build than a closure (this
+    # runs on every async_to_sync call).
+    return value, functools.partial(_pop_value, var, local, entry, pushed, before)
 
-    def undo() -> None:
-        var.set(_with_written(local, var.get(), None if before is _NOT_WRITTEN else before))
 
-    return value, undo
+def _pop_value(
+    var: "contextvars.ContextVar[_Entry]",
+    local: "Local",
+    entry: "_Entry",
+    pushed: "_Entry",
+    before: "tuple[Any, Any]",
+) -> None:
+    """The undo of :func:`_push_value`."""
+    current = var.get()
+    if current is pushed:
+        # Nothing wrote the name since the push: the entry from before is exact.
+        var.set(entry)
+        return
+    var.set(_with_written(local, current, None if before is _NOT_WRITTEN else before))

@@ -130,6 +130,13 @@ _TASKS_START_EAGERLY = sys.version_info >= (3, 12)
 if TYPE_CHECKING:
     _F = TypeVar("_F", bound=Callable[..., Any])
 
+# The task running on a loop, for _run_first_step_now (3.10/3.11 only):
+# asyncio's own loop -> task map, read directly (asyncio.current_task is a
+# Python-level wrapper around it there); current_task if it were missing.
+_running_task: "Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]" = getattr(
+    getattr(asyncio.tasks, "_current_tasks", None), "get", asyncio.current_task
+)
+
 # The legacy asyncio marker; may disappear in a future Python.
 _LEGACY_MARK: object = getattr(asyncio.coroutines, "_is_coroutine", None)
 
@@ -221,14 +228,15 @@ def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[A
     if not isinstance(ready, collections.deque) or not ready:
         return
     queue = cast("collections.deque[asyncio.Handle]", ready)
-    if asyncio.current_task(loop) is not None:
+    if _running_task(loop) is not None:
         # Called from inside a task: a step cannot run within another one
         # (3.12's eager start runs it later in that case too).
         return
     handle = queue[-1]
     if type(handle) is not asyncio.Handle:
         return
-    if getattr(getattr(handle, "_callback", None), "__self__", None) is not task:
+    task_step = getattr(handle, "_callback", None)
+    if getattr(task_step, "__self__", None) is not task:
         return
     # pop() and the check above are not one atomic step: another thread may
     # have appended in between, so put back whatever was not ours.
@@ -236,7 +244,10 @@ def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[A
     if popped is not handle:
         queue.append(popped)
         return
-    handle._run()  # pyright: ignore[reportPrivateUsage]
+    # What Handle._run does, less its exception reporting, which a task's
+    # step never needs (it keeps its exceptions, or lets only SystemExit
+    # and KeyboardInterrupt through, which _run re-raises too).
+    handle._context.run(task_step, *handle._args)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
 
 
 class _BridgeThreadState(threading.local):

@@ -317,6 +317,18 @@ class CurrentThreadExecutor(Executor):
         if type(future) is not CallOutcome or not future._wake_when_done(self._wake):  # pyright: ignore[reportPrivateUsage]
             future.add_done_callback(self._signal)
 
+    def _begin_new_outcome(self) -> CallOutcome:
+        """A new CallOutcome, served as :meth:`_begin` serves a future.
+
+        For the bridge, which creates this executor and the outcome together
+        for one call: neither is shared yet, so nothing can race with the
+        wiring and the locking of ``_begin`` is skipped (every nested
+        ``async_to_sync`` call does this)."""
+        outcome = CallOutcome()
+        outcome._waker = self._wake  # pyright: ignore[reportPrivateUsage]
+        self._served = outcome
+        return outcome
+
     def _serve(
         self,
         future: "Future[Any]",

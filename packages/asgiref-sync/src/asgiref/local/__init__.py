@@ -56,9 +56,10 @@ _per_thread: Final = threading.local()
 
 def _thread_home() -> "_Home":
     try:
-        return cast(_Home, _per_thread.home)
+        home: _Home = _per_thread.home  # no cast(): a Python-level call
     except AttributeError:
         return _new_thread_home()
+    return home
 
 
 def _new_thread_home() -> "_Home":
@@ -113,18 +114,6 @@ def _visible(written_under: "_Home") -> bool:
         written_under is _home.get()
         and (_get_running_loop() is not None or _bridge_state.depth > 0)
     )
-
-
-def _claim_home() -> "_Home":
-    """The home to write under: the context's, except that a plain thread
-    that finds a foreign context takes it over with its own home (hiding
-    inherited values)."""
-    home = _home.get()
-    mine = _thread_home()
-    if home is not mine and _get_running_loop() is None and not _bridge_state.depth:
-        home = mine
-        _home.set(home)
-    return home
 
 
 # Never any context's home: values compared against it are invisible.
@@ -400,17 +389,41 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
     written before, leaving what other Locals wrote under the same name (say,
     values that flowed back from the call) alone.
     """
-    home = _claim_home()
+    # Every async_to_sync call comes here: _visible and the common cases of
+    # _storage_for, _written and _with_written are inlined. The home written
+    # under is the context's, except that a plain thread finding a foreign
+    # context takes it over with its own home (as __setattr__ does).
+    home = _home.get()
+    try:
+        mine: _Home = _per_thread.home
+    except AttributeError:
+        mine = _new_thread_home()
+    async_or_bridged = _get_running_loop() is not None or _bridge_state.depth > 0
+    if home is not mine and not async_or_bridged:
+        home = mine
+        _home.set(home)
     if type(local) is not _DefaultLocal:
         previous = getattr(local, name, None)
         value = make(previous)
         setattr(local, name, value)
         return value, functools.partial(setattr, local, name, previous)
-    var = _storage_for(name)
+    var = _storage.get(name)
+    if var is None:
+        var = _storage_for(name)
     entry = var.get()
-    before = _written(local, entry)
-    value = make(before[1] if _visible(before[0]) else None)
-    pushed = _with_written(local, entry, (home, value))
+    owner = entry[0]
+    if owner is local:
+        before: tuple[Any, Any] = (entry[1], entry[2])
+    elif owner is None:
+        before = _NOT_WRITTEN
+    else:
+        before = _written(local, entry)
+    visible = before[0] is mine or (before[0] is home and async_or_bridged)
+    value = make(before[1] if visible else None)
+    if owner is local or owner is None:
+        pushed: _Entry = (local, home, value)
+    else:
+        pushed = _with_written(local, entry, (home, value))
     var.set(pushed)
     # A partial of a module function: cheaper to build than a closure (this
     # runs on every async_to_sync call).

@@ -224,10 +224,10 @@ def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[A
     else was queued after it (another thread's call_soon_threadsafe), the
     step is left where it is and runs on the next iteration as usual.
     """
-    ready: object = getattr(loop, "_ready", None)
+    ready: Any = getattr(loop, "_ready", None)
     if not isinstance(ready, collections.deque) or not ready:
         return
-    queue = cast("collections.deque[asyncio.Handle]", ready)
+    queue: collections.deque[asyncio.Handle] = ready  # no cast(): a Python-level call
     if _running_task(loop) is not None:
         # Called from inside a task: a step cannot run within another one
         # (3.12's eager start runs it later in that case too).
@@ -485,7 +485,8 @@ class SyncToAsync(_Generic[_P, _R]):
                     future.add_done_callback(_consume_outcome)
                     raise
                 await _waiter_for(loop, future)
-            return cast("_R", future.result())
+            result: _R = future.result()  # no cast(): a Python-level call
+            return result
         except GeneratorExit:
             # Closed without its task: the task was destroyed while pending
             # (its loop was dropped) and the garbage collector finalises this
@@ -519,9 +520,12 @@ class SyncToAsync(_Generic[_P, _R]):
         #    none at all.
         current = _local_get(AsyncToSync.executors, "current", None)
         if current is not None:
-            live = current._live() if type(current) is CurrentThreadExecutor else current  # pyright: ignore[reportPrivateUsage]
+            # Annotated rather than cast(), a Python-level call.
+            live: Executor | None = (
+                current._live() if type(current) is CurrentThreadExecutor else current  # pyright: ignore[reportPrivateUsage]
+            )
             if live is not None:
-                return cast(Executor, live)
+                return live
         # 2. The innermost ThreadSensitiveContext.
         context = self.thread_sensitive_context.get(None)
         if context is not None:
@@ -691,14 +695,14 @@ class AsyncToSync(_Generic[_P, _R]):
         """The finished call (its context flowed back), or None when the loop
         went away before the coroutine started."""
         executor, undo, context = self._prepare()
-        call_result: Future[_R] = CallOutcome()
+        # The executor is new and unshared: it serves until this outcome.
+        call_result: Future[_R] = executor._begin_new_outcome()  # pyright: ignore[reportPrivateUsage]
         try:
             coro = self.main_wrap(call_result, sys.exc_info(), task_context, context, awaitable)
             watch = _OuterLoopWatch(loop, call_result, awaitable, task_context)
             # Everything is prepared before the loop is woken: from then on
             # this thread should only block, not compete with the loop thread
             # for the GIL while the loop runs the coroutine.
-            executor._begin(call_result)  # pyright: ignore[reportPrivateUsage]
             try:
                 loop.call_soon_threadsafe(_start_main_task, loop, coro, context[0], watch)
             except RuntimeError:  # closed meanwhile

@@ -224,10 +224,10 @@ def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[A
     else was queued after it (another thread's call_soon_threadsafe), the
     step is left where it is and runs on the next iteration as usual.
     """
-    ready: Any = getattr(loop, "_ready", None)
-    if not isinstance(ready, collections.deque) or not ready:
+    # Declared rather than cast(), a Python-level call.
+    queue: collections.deque[asyncio.Handle] | None = getattr(loop, "_ready", None)
+    if not isinstance(queue, collections.deque) or not queue:
         return
-    queue: collections.deque[asyncio.Handle] = ready  # no cast(): a Python-level call
     if _running_task(loop) is not None:
         # Called from inside a task: a step cannot run within another one
         # (3.12's eager start runs it later in that case too).

@@ -344,6 +344,28 @@ def test_a_local_named_like_the_bridge_bookkeeping_keeps_its_flowed_back_value()
     assert mine.current == "set by async code"
 
 
+@pytest.mark.timeout(30)
+async def test_the_same_under_an_outer_loop() -> None:
+    # The nested path (sync code under sync_to_async calling async code) undoes
+    # its bookkeeping the same way, and the bridge's own value is gone after.
+    from asgiref.sync import AsyncToSync
+
+    mine = Local()
+
+    def in_sync() -> tuple[object, object]:
+        mine.current = "before"
+        outer_executor = getattr(AsyncToSync.executors, "current", None)
+
+        async def changes_it() -> None:
+            assert AsyncToSync.executors.current is not outer_executor
+            mine.current = "set by async code"
+
+        async_to_sync(changes_it)()
+        return mine.current, getattr(AsyncToSync.executors, "current", None) is outer_executor
+
+    assert await sync_to_async(in_sync)() == ("set by async code", True)
+
+
 @pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting semantics")
 def test_a_dropped_local_is_freed_once_no_context_holds_its_values(no_cyclic_gc: None) -> None:
     neighbour = Local()

@@ -389,10 +389,10 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
     written before, leaving what other Locals wrote under the same name (say,
     values that flowed back from the call) alone.
     """
-    # Every async_to_sync call comes here: _visible and the common cases of
-    # _storage_for, _written and _with_written are inlined. The home written
-    # under is the context's, except that a plain thread finding a foreign
-    # context takes it over with its own home (as __setattr__ does).
+    # Every async_to_sync call comes here: the home claim and _visible are
+    # inlined (one thread-home read for both). The home written under is the
+    # context's, except that a plain thread finding a foreign context takes
+    # it over with its own home (as __setattr__ does).
     home = _home.get()
     try:
         mine: _Home = _per_thread.home
@@ -407,23 +407,12 @@ def _push_value(  # pyright: ignore[reportUnusedFunction]
         value = make(previous)
         setattr(local, name, value)
         return value, functools.partial(setattr, local, name, previous)
-    var = _storage.get(name)
-    if var is None:
-        var = _storage_for(name)
+    var = _storage_for(name)
     entry = var.get()
-    owner = entry[0]
-    if owner is local:
-        before: tuple[Any, Any] = (entry[1], entry[2])
-    elif owner is None:
-        before = _NOT_WRITTEN
-    else:
-        before = _written(local, entry)
+    before = _written(local, entry)
     visible = before[0] is mine or (before[0] is home and async_or_bridged)
     value = make(before[1] if visible else None)
-    if owner is local or owner is None:
-        pushed: _Entry = (local, home, value)
-    else:
-        pushed = _with_written(local, entry, (home, value))
+    pushed = _with_written(local, entry, (home, value))
     var.set(pushed)
     # A partial of a module function: cheaper to build than a closure (this
     # runs on every async_to_sync call).

@@ -417,6 +417,25 @@ def test_async_single_thread_context_shares_one_loop_thread() -> None:
 
 
 @pytest.mark.timeout(30)
+def test_async_single_thread_context_replaces_a_retired_loop_thread() -> None:
+    # An interrupted call retires the loop it ran on (see _run_on_own_loop);
+    # the context then gets a new loop thread of its own, not a fresh
+    # one-shot loop per call.
+    threads: list[threading.Thread] = []
+
+    async def record() -> None:
+        threads.append(threading.current_thread())
+
+    with AsyncSingleThreadContext() as context:
+        async_to_sync(record)()
+        AsyncToSync.context_to_thread_executor[context].close()
+        async_to_sync(record)()
+        async_to_sync(record)()
+    assert threads[1] is not threads[0]
+    assert threads[2] is threads[1]
+
+
+@pytest.mark.timeout(30)
 def test_leftover_tasks_are_cancelled_when_the_call_ends() -> None:
     outcome: list[str] = []
 

@@ -163,7 +163,9 @@ class CallOutcome(Future[Any]):
                 if "_condition" in self.__dict__:  # someone blocks on it
                     self._wake_blocked()
         if state in _ENDED:
-            raise self._already_ended(state)
+            # Built outside the lock: repr() takes it (through the Condition),
+            # and unlike Future's RLock this lock is not re-entrant.
+            raise InvalidStateError(f"{state}: {self!r}")
         self._ended()
 
     def _wake_when_done(self, waker: "LockType") -> bool:
@@ -179,11 +181,6 @@ class CallOutcome(Future[Any]):
         return True
 
     # -- helpers ---------------------------------------------------------
-
-    def _already_ended(self, state: str) -> InvalidStateError:
-        # Built outside the lock: repr() takes it (through the Condition),
-        # and unlike Future's RLock this lock is not re-entrant.
-        return InvalidStateError(f"{state}: {self!r}")
 
     def _ended(self) -> None:
         # Outside the lock, once the state is final (nothing can be added
@@ -233,34 +230,31 @@ def _release_signal(signal: "LockType") -> None:
 # -- CurrentThreadExecutor --------------------------------------------------
 
 
-class _Job:
-    """One submitted call and the future that reports its outcome."""
+# One submitted call: (the future reporting its outcome, fn, args, kwargs).
+# A plain tuple rather than a class: it is built on every submit, and a
+# class of its own would be one more that ``import asgiref.sync`` creates.
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
-    __slots__ = ("args", "fn", "future", "kwargs")
+    _Job: TypeAlias = "tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]"
 
-    def __init__(
-        self,
-        future: "Future[Any]",
-        fn: "Callable[..., Any]",
-        args: "tuple[Any, ...]",
-        kwargs: "dict[str, Any]",
-    ) -> None:
-        self.future = future
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
 
-    def run(self) -> None:
-        if not self.future.set_running_or_notify_cancel():
-            return
-        try:
-            outcome = self.fn(*self.args, **self.kwargs)
-        except BaseException as exc:
-            # Every failure, KeyboardInterrupt included, belongs to the caller
-            # that awaits this future; this thread must keep serving.
-            self.future.set_exception(exc)
-        else:
-            self.future.set_result(outcome)
+def _run_job(
+    future: "Future[Any]",
+    fn: "Callable[..., Any]",
+    args: "tuple[Any, ...]",
+    kwargs: "dict[str, Any]",
+) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        outcome = fn(*args, **kwargs)
+    except BaseException as exc:
+        # Every failure, KeyboardInterrupt included, belongs to the caller
+        # that awaits this future; this thread must keep serving.
+        future.set_exception(exc)
+    else:
+        future.set_result(outcome)
 
 
 class CurrentThreadExecutor(Executor):
@@ -345,7 +339,7 @@ class CurrentThreadExecutor(Executor):
         try:
             while True:
                 while jobs:
-                    jobs.popleft().run()
+                    _run_job(*jobs.popleft())
                 if future.done():
                     with mutex:
                         # Decided under the mutex: no submit can slip in
@@ -369,8 +363,8 @@ class CurrentThreadExecutor(Executor):
         with self._mutex:
             queued = list(self._jobs)
             self._jobs.clear()
-        for job in queued:
-            job.future.cancel()
+        for future, _fn, _args, _kwargs in queued:
+            future.cancel()
 
     def _retire(self) -> None:
         # Normally the queue is empty here; after an escape (an exception out
@@ -380,16 +374,16 @@ class CurrentThreadExecutor(Executor):
             self._broken = True
             leftovers = list(self._jobs)
             self._jobs.clear()
-        for job in leftovers:
+        for future, fn, args, kwargs in leftovers:
             if self._old_executor is not None:
                 try:
-                    inner = self._old_executor.submit(job.fn, *job.args, **job.kwargs)
+                    inner = self._old_executor.submit(fn, *args, **kwargs)
                 except RuntimeError as exc:
-                    job.future.set_exception(exc)
+                    future.set_exception(exc)
                 else:
-                    _chain(inner, job.future)
-            elif job.future.set_running_or_notify_cancel():
-                job.future.set_exception(
+                    _chain(inner, future)
+            elif future.set_running_or_notify_cancel():
+                future.set_exception(
                     RuntimeError("CurrentThreadExecutor already quit or is broken")
                 )
 
@@ -406,7 +400,7 @@ class CurrentThreadExecutor(Executor):
         """Queue ``fn`` and return its future, or None once this executor has
         finished (the decision and the queueing are one atomic step)."""
         future: Future[Any] = CallOutcome()
-        job = _Job(future, fn, args, kwargs)
+        job = (future, fn, args, kwargs)
         with self._mutex:
             if not self._accepts_work():
                 return None

@@ -90,21 +90,26 @@ _crossing: "contextvars.ContextVar[object]" = contextvars.ContextVar(
 # distribution); they are private to the pair, so pyright sees no user here.
 
 
-class _BridgeState(threading.local):
-    # Above zero while this thread runs sync code handed over by a bridge;
-    # such code legitimately uses a context that came from another thread.
+class _BridgeThreadState(threading.local):
+    """What a thread knows about the bridge calls it is serving.
+
+    One class for both modules of the bridge (each class is a cost of
+    ``import asgiref.sync``): ``depth`` is this module's, the rest is
+    asgiref.sync's ``SyncToAsync.threadlocal``.
+    """
+
+    # Above zero while this thread runs sync code handed over by a bridge
+    # (asgiref.sync counts it up and down); such code legitimately uses a
+    # context that came from another thread.
     depth = 0
+    # The loop (and its PID) of the async code this thread serves, and the
+    # list of async_to_sync tasks it started (for cancellation).
+    main_event_loop: "asyncio.AbstractEventLoop | None" = None
+    main_event_loop_pid: "int | None" = None
+    task_context: "list[asyncio.Task[Any]] | None" = None
 
 
-_bridge_state: Final = _BridgeState()
-
-
-def _enter_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
-    _bridge_state.depth += 1
-
-
-def _leave_bridge() -> None:  # pyright: ignore[reportUnusedFunction]
-    _bridge_state.depth -= 1
+_bridge_state: Final = _BridgeThreadState()
 
 
 def _visible(written_under: "_Home") -> bool:

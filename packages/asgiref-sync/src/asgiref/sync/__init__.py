@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast
 from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 from asgiref.local import (
     Local,
+    _bridge_state,  # pyright: ignore[reportPrivateUsage]
+    _BridgeThreadState,  # pyright: ignore[reportPrivateUsage]
     _crossing,  # pyright: ignore[reportPrivateUsage]
-    _enter_bridge,  # pyright: ignore[reportPrivateUsage]
     _get_running_loop,  # pyright: ignore[reportPrivateUsage]
-    _leave_bridge,  # pyright: ignore[reportPrivateUsage]
     _local_get,  # pyright: ignore[reportPrivateUsage]
     _push_value,  # pyright: ignore[reportPrivateUsage]
 )
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from weakref import WeakKeyDictionary
 
     # Loaded on the first async_to_sync call that needs a loop of its own
-    # (see _acquire_runner): programs that never make one skip its import.
+    # (see _run_on_own_loop): programs that never make one skip its import.
     from asgiref.sync._loop_runner import LoopRunner
 
 
@@ -250,14 +250,6 @@ def _run_first_step_now(loop: "asyncio.AbstractEventLoop", task: "asyncio.Task[A
     handle._context.run(task_step, *handle._args)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
 
 
-class _BridgeThreadState(threading.local):
-    """What a worker thread knows about the async code it is serving."""
-
-    main_event_loop: "asyncio.AbstractEventLoop | None" = None
-    main_event_loop_pid: "int | None" = None
-    task_context: "list[asyncio.Task[Any]] | None" = None
-
-
 class _Occupancy:
     """A thread-sensitive call that currently holds a single-thread executor.
 
@@ -383,9 +375,9 @@ class SyncToAsync(_Generic[_P, _R]):
     See :func:`sync_to_async`.
     """
 
-    # Per worker thread: the loop (and its PID) of the async code it serves,
-    # and the list of async_to_sync tasks it started (for cancellation).
-    threadlocal: "ClassVar[_BridgeThreadState]" = _BridgeThreadState()
+    # Per worker thread: the loop of the async code it serves, and more (see
+    # asgiref.local, which shares this object).
+    threadlocal: "ClassVar[_BridgeThreadState]" = _bridge_state
 
     # The process-wide thread for thread-sensitive code that has no better
     # home. The thread itself starts on first use.
@@ -577,14 +569,14 @@ class SyncToAsync(_Generic[_P, _R]):
         state.main_event_loop = loop
         state.main_event_loop_pid = _pid
         state.task_context = task_context
-        _enter_bridge()
+        _bridge_state.depth += 1  # not self.threadlocal: asgiref.local reads this one
         try:
             active = exc_info[1]
             if active is None:
                 return func(*args, **kwargs)
             return _call_while_handling(active, func, args, kwargs)
         finally:
-            _leave_bridge()
+            _bridge_state.depth -= 1
             state.main_event_loop, state.main_event_loop_pid, state.task_context = saved
 
     def __get__(self, parent: Any, objtype: Any = None) -> Any:
@@ -718,7 +710,11 @@ class AsyncToSync(_Generic[_P, _R]):
             undo()
 
     def _run_on_own_loop(self, awaitable: "Awaitable[_R]") -> "_R":
-        runner, one_shot = self._acquire_runner()
+        from asgiref.sync._loop_runner import acquire_runner
+
+        runner, one_shot = acquire_runner(
+            self.async_single_thread_context.get(None), self.context_to_thread_executor
+        )
         loop = runner.loop
         executor, undo, context = self._prepare()
         call_result: Future[_R] = CallOutcome()
@@ -743,24 +739,6 @@ class AsyncToSync(_Generic[_P, _R]):
                 # still run: retire the loop, which cancels what is left on it,
                 # rather than hand a busy loop to the next call.
                 runner.close()
-
-    def _acquire_runner(self) -> "tuple[LoopRunner, bool]":
-        from asgiref.sync._loop_runner import LoopRunner, runner_for_this_thread
-
-        single = self.async_single_thread_context.get(None)
-        if single is None:
-            return runner_for_this_thread()
-        runner = self.context_to_thread_executor.get(single)
-        if runner is None or not runner.try_acquire():
-            if runner is None:
-                runner = LoopRunner()
-                self.context_to_thread_executor[single] = runner
-                if runner.try_acquire():
-                    return runner, False
-            spare = LoopRunner()
-            spare.try_acquire()
-            return spare, True
-        return runner, False
 
     async def main_wrap(
         self,
@@ -1064,24 +1042,26 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-@overload
-def sync_to_async(
-    func: None = None,
-    *,
-    thread_sensitive: bool = True,
-    executor: "Executor | None" = None,
-    context: "contextvars.Context | None" = None,
-) -> "Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]": ...
+if TYPE_CHECKING:
+    # Overloads for type checkers only: at run time each would be one more
+    # function (and registry entry) that ``import asgiref.sync`` builds.
+    @overload
+    def sync_to_async(
+        func: None = None,
+        *,
+        thread_sensitive: bool = True,
+        executor: "Executor | None" = None,
+        context: "contextvars.Context | None" = None,
+    ) -> "Callable[[Callable[_P, _R]], SyncToAsync[_P, _R]]": ...
 
-
-@overload
-def sync_to_async(
-    func: "Callable[_P, _R]",
-    *,
-    thread_sensitive: bool = True,
-    executor: "Executor | None" = None,
-    context: "contextvars.Context | None" = None,
-) -> "SyncToAsync[_P, _R]": ...
+    @overload
+    def sync_to_async(
+        func: "Callable[_P, _R]",
+        *,
+        thread_sensitive: bool = True,
+        executor: "Executor | None" = None,
+        context: "contextvars.Context | None" = None,
+    ) -> "SyncToAsync[_P, _R]": ...
 
 
 def sync_to_async(
@@ -1101,18 +1081,19 @@ def sync_to_async(
     return SyncToAsync(func, thread_sensitive=thread_sensitive, executor=executor, context=context)
 
 
-@overload
-def async_to_sync(
-    awaitable: None = None, *, force_new_loop: bool = False
-) -> "Callable[[_AsyncCallable[_P, _R]], AsyncToSync[_P, _R]]": ...
+if TYPE_CHECKING:  # as for sync_to_async
 
+    @overload
+    def async_to_sync(
+        awaitable: None = None, *, force_new_loop: bool = False
+    ) -> "Callable[[_AsyncCallable[_P, _R]], AsyncToSync[_P, _R]]": ...
 
-@overload
-def async_to_sync(
-    awaitable: "_AsyncCallable[_P, _R]",
-    *,
-    force_new_loop: bool = False,
-) -> "AsyncToSync[_P, _R]": ...
+    @overload
+    def async_to_sync(
+        awaitable: "_AsyncCallable[_P, _R]",
+        *,
+        force_new_loop: bool = False,
+    ) -> "AsyncToSync[_P, _R]": ...
 
 
 def async_to_sync(

@@ -25,7 +25,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Coroutine, MutableMapping
 from concurrent.futures import Future
 from contextvars import Context
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from asgiref.current_thread_executor import CallOutcome
 from asgiref.sync import _create_task_in_context  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ["LoopRunner", "runner_for_this_thread"]
+__all__ = ["LoopRunner", "acquire_runner", "runner_for_this_thread"]
 
 
 class LoopRunner:
@@ -198,6 +198,30 @@ def runner_for_this_thread() -> tuple[LoopRunner, bool]:
         _per_thread.holder = holder
     if holder.runner.try_acquire():
         return holder.runner, False
+    spare = LoopRunner()
+    spare.try_acquire()
+    return spare, True
+
+
+def acquire_runner(
+    single_context: object, runners: MutableMapping[Any, LoopRunner]
+) -> tuple[LoopRunner, bool]:
+    """The runner for one ``async_to_sync`` call and whether it is one-shot.
+
+    Inside an ``AsyncSingleThreadContext`` (``single_context``, else None)
+    that context's runner, kept in ``runners`` and created on first use;
+    a one-shot runner while it is busy (a nested call). Otherwise this
+    thread's runner.
+    """
+    if single_context is None:
+        return runner_for_this_thread()
+    runner = runners.get(single_context)
+    if runner is None or runner.closing:
+        # First use, or retired by an interrupted call: the context gets a
+        # new thread of its own rather than one-shot loops from then on.
+        runner = runners[single_context] = LoopRunner()
+    if runner.try_acquire():
+        return runner, False
     spare = LoopRunner()
     spare.try_acquire()
     return spare, True

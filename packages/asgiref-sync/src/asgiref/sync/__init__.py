@@ -36,7 +36,6 @@ from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 from asgiref.local import (
     Local,
     _bridge_state,  # pyright: ignore[reportPrivateUsage]
-    _BridgeThreadState,  # pyright: ignore[reportPrivateUsage]
     _crossing,  # pyright: ignore[reportPrivateUsage]
     _get_running_loop,  # pyright: ignore[reportPrivateUsage]
     _local_get,  # pyright: ignore[reportPrivateUsage]
@@ -47,6 +46,8 @@ if TYPE_CHECKING:
     from typing import Generic as _Generic
     from typing import TypeAlias
     from weakref import WeakKeyDictionary
+
+    from asgiref.local import _BridgeThreadState  # pyright: ignore[reportPrivateUsage]
 
     # Loaded on the first async_to_sync call that needs a loop of its own
     # (see _run_on_own_loop): programs that never make one skip its import.

@@ -55,15 +55,19 @@ class LoopRunner:
 
     # -- ownership --------------------------------------------------------
 
+    def retired(self) -> bool:
+        """Closing, or inherited by a forked child: never usable again."""
+        return self.closing or self.pid != os.getpid()
+
     def try_acquire(self) -> bool:
-        return not self.closing and self.pid == os.getpid() and self._in_use.acquire(False)
+        return not self.retired() and self._in_use.acquire(False)
 
     def release(self) -> None:
         self._in_use.release()
 
     def close(self) -> None:
         """Stop the loop thread (from any thread; idempotent)."""
-        if self.pid != os.getpid() or self.closing:
+        if self.retired():
             # A forked child must not signal its parent's loop through the
             # inherited self-pipe.
             return
@@ -193,14 +197,10 @@ def runner_for_this_thread() -> tuple[LoopRunner, bool]:
     """A runner that is free for one call, and whether it is a one-shot runner
     that the caller must close afterwards."""
     holder: _Holder | None = getattr(_per_thread, "holder", None)
-    if holder is None or holder.runner.pid != os.getpid() or holder.runner.closing:
+    if holder is None or holder.runner.retired():
         holder = _Holder()
         _per_thread.holder = holder
-    if holder.runner.try_acquire():
-        return holder.runner, False
-    spare = LoopRunner()
-    spare.try_acquire()
-    return spare, True
+    return _acquired_or_spare(holder.runner)
 
 
 def acquire_runner(
@@ -216,10 +216,15 @@ def acquire_runner(
     if single_context is None:
         return runner_for_this_thread()
     runner = runners.get(single_context)
-    if runner is None or runner.closing:
+    if runner is None or runner.retired():
         # First use, or retired by an interrupted call: the context gets a
         # new thread of its own rather than one-shot loops from then on.
         runner = runners[single_context] = LoopRunner()
+    return _acquired_or_spare(runner)
+
+
+def _acquired_or_spare(runner: LoopRunner) -> tuple[LoopRunner, bool]:
+    # Busy (a nested call): a one-shot runner, which the caller closes.
     if runner.try_acquire():
         return runner, False
     spare = LoopRunner()

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,41 @@ def run_checked(
             f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
         )
     return str(proc.stdout)
+
+
+def run_python_program(
+    code: str, cwd: Path, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code`` in a fresh interpreter of this environment (which
+    has this checkout installed editable; PYTHONPATH, if set, is passed on).
+    A program that prints ``asgiref.sync.__file__`` first can be checked with
+    :func:`lines_after_this_tree`."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
+            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"the program did not exit within {timeout} s\n"
+            f"--- stdout ---\n{exc.stdout!r}\n--- stderr ---\n{exc.stderr!r}"
+        )
+
+
+def lines_after_this_tree(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines a program printed after its first, which must be the
+    ``asgiref.sync.__file__`` of this checkout."""
+    import asgiref.sync
+
+    lines = proc.stdout.splitlines()
+    assert lines, proc.stderr
+    assert lines[0] == asgiref.sync.__file__, "the program imported another asgiref"
+    return lines[1:]
 
 
 @dataclass(frozen=True)

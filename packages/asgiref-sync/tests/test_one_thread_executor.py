@@ -17,9 +17,7 @@ import contextlib
 import functools
 import itertools
 import os
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +27,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-import asgiref.sync
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from asgiref.sync._one_thread import OneThreadExecutor
+from monorepo_testing import lines_after_this_tree, run_python_program
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -702,35 +700,8 @@ async def test_cancelling_the_asyncio_side_cancels_a_queued_job(pool: _Pool) -> 
 # -- 6. process exit -----------------------------------------------------------------
 
 
-def _run_program(code: str, cwd: Path, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    """Run ``python -c code``, which imports this tree (the test environment has
-    it installed editable; PYTHONPATH, if set, is passed on)."""
-    try:
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=cwd,
-            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"the program did not exit within {timeout} s\n"
-            f"--- stdout ---\n{exc.stdout!r}\n--- stderr ---\n{exc.stderr!r}"
-        )
-
-
-def _check_imports_this_tree(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    lines = proc.stdout.splitlines()
-    assert lines, proc.stderr
-    assert lines[0] == asgiref.sync.__file__, "the program imported another asgiref"
-    return lines[1:]
-
-
 def test_a_program_that_used_sync_to_async_exits_promptly(tmp_path: Path) -> None:
-    proc = _run_program(
+    proc = run_python_program(
         """
         import asyncio, threading
         import asgiref.sync
@@ -748,12 +719,12 @@ def test_a_program_that_used_sync_to_async_exits_promptly(tmp_path: Path) -> Non
         tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _check_imports_this_tree(proc) == ["main done"]
+    assert lines_after_this_tree(proc) == ["main done"]
 
 
 @pytest.mark.parametrize("which", ["process-wide", "own"])
 def test_work_submitted_before_exit_still_completes(tmp_path: Path, which: str) -> None:
-    proc = _run_program(
+    proc = run_python_program(
         f"""
         import sys, time
         import asgiref.sync
@@ -778,7 +749,7 @@ def test_work_submitted_before_exit_still_completes(tmp_path: Path, which: str) 
         tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _check_imports_this_tree(proc) == ["main done", "slow job done", "queued job done"]
+    assert lines_after_this_tree(proc) == ["main done", "slow job done", "queued job done"]
 
 
 # -- 7. ThreadSensitiveContext ----------------------------------------------------------
@@ -827,7 +798,7 @@ async def test_each_thread_sensitive_context_gets_a_thread_and_every_one_ends() 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_can_use_sync_to_async_and_exits_cleanly(tmp_path: Path) -> None:
-    proc = _run_program(
+    proc = run_python_program(
         """
         import asyncio, os, signal, sys, threading, time, warnings
         import asgiref.sync
@@ -872,4 +843,4 @@ def test_a_forked_child_can_use_sync_to_async_and_exits_cleanly(tmp_path: Path) 
         tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _check_imports_this_tree(proc) == ["child ok", "child exit code 0"], proc.stderr
+    assert lines_after_this_tree(proc) == ["child ok", "child exit code 0"], proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
@@ -398,6 +399,39 @@ async def test_thread_sensitive_context_executor_keyword() -> None:
             async with context:
                 pass
         assert pool.submit(lambda: 1).result() == 1  # not shut down by us
+
+
+def _finished_current_thread_executor() -> CurrentThreadExecutor:
+    made: list[CurrentThreadExecutor] = []
+
+    def serve_until_done() -> None:
+        executor = CurrentThreadExecutor()
+        made.append(executor)
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        done.set_result(None)
+        executor.run_until_future(done)
+
+    worker = threading.Thread(target=serve_until_done)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    return made[0]
+
+
+@pytest.mark.timeout(30)
+async def test_thread_sensitive_context_given_a_finished_current_thread_executor_raises() -> None:
+    # The bridge's fast path for CurrentThreadExecutors retries routing when
+    # one has finished; an executor given to the context is routed to again
+    # every time, so the retry must end in submit()'s error, not loop forever
+    # (which would freeze this event loop: the timeout would catch it).
+    async def nothing() -> None:
+        return None
+
+    await sync_to_async(async_to_sync(nothing))()  # the fast path exists from now on
+    context = ThreadSensitiveContext(executor=_finished_current_thread_executor())
+    async with context:
+        with pytest.raises(RuntimeError, match="already quit or is broken"):
+            await asyncio.wait_for(sync_to_async(threading.current_thread)(), 10)
 
 
 @pytest.mark.timeout(30)

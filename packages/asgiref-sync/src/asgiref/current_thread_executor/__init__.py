@@ -6,8 +6,10 @@ through a :class:`CurrentThreadExecutor`: while it sits in
 threads run right there, on the waiting thread.
 
 Its futures, and those of the bridge's other calls, are ``CallOutcome``
-futures, defined here rather than in a module of their own because
-``import asgiref.sync`` pays for every module it loads.
+futures, defined here rather than in a module of their own because the first
+bridge call that needs them pays for every module it loads (this one is loaded
+by the first ``async_to_sync`` or thread-sensitive ``sync_to_async`` call, not
+by ``import asgiref.sync``).
 """
 
 # Annotations are strings rather than a __future__ import (see asgiref.sync).

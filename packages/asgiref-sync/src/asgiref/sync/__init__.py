@@ -32,7 +32,6 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
-from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
 from asgiref.local import (
     Local,
     _bridge_state,  # pyright: ignore[reportPrivateUsage]
@@ -47,11 +46,30 @@ if TYPE_CHECKING:
     from typing import TypeAlias
     from weakref import WeakKeyDictionary
 
+    from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
     from asgiref.local import _BridgeThreadState  # pyright: ignore[reportPrivateUsage]
 
     # Loaded on the first async_to_sync call that needs a loop of its own
     # (see _run_on_own_loop): programs that never make one skip its import.
     from asgiref.sync._loop_runner import LoopRunner
+
+    _CallOutcome: type[CallOutcome]
+    _CurrentThreadExecutor: type[CurrentThreadExecutor]
+else:
+    # The waiting side of async_to_sync (asgiref.current_thread_executor) is
+    # bound here by _load_waiting_side(), on the first async_to_sync call (or
+    # the first read of asgiref.sync.CurrentThreadExecutor).
+    # Trade: programs that only import this module (Django under WSGI,
+    # management commands, test collection) never load it, and it is about a
+    # quarter of the objects this import would otherwise build: enough to
+    # keep the import under the garbage collector's next pass. The first call
+    # that needs it pays for the load instead (about 0.3 ms, once; the first
+    # thread-sensitive sync_to_async loads it with its executor). Until these are
+    # bound, no executor of async_to_sync's exists, and the sync_to_async
+    # checks against None (never a type) take the general executor path,
+    # which is right for any executor.
+    _CallOutcome = _CurrentThreadExecutor = None
+_waiting_side_loaded = False
 
 
 __all__ = [
@@ -433,6 +451,7 @@ class SyncToAsync(_Generic[_P, _R]):
         future: Future[Any] | asyncio.Future[Any] | None = None
         context: contextvars.Context | None = None
         chain = self.deadlock_context.get(None) if self._thread_sensitive else None
+        refused: Executor | None = None
         abandoned = False
         try:
             while future is None:
@@ -462,10 +481,14 @@ class SyncToAsync(_Generic[_P, _R]):
                 )
                 if executor is None:
                     future = loop.run_in_executor(None, call)
-                elif type(executor) is CurrentThreadExecutor:
+                elif type(executor) is _CurrentThreadExecutor and executor is not refused:
                     # None means it finished between routing and now: route
-                    # again (it is no longer live, so another one is chosen).
+                    # again. The bridge's own routing then picks another, live
+                    # one; an executor routed to again anyway (one given to
+                    # ThreadSensitiveContext) takes submit() below, which
+                    # hands the work outwards or raises, instead of looping.
                     future = executor._try_submit(call, (), {})  # pyright: ignore[reportPrivateUsage]
+                    refused = executor
                 else:
                     future = executor.submit(call)
             if occupancy is not None:
@@ -515,7 +538,7 @@ class SyncToAsync(_Generic[_P, _R]):
         if current is not None:
             # Annotated rather than cast(), a Python-level call.
             live: Executor | None = (
-                current._live() if type(current) is CurrentThreadExecutor else current  # pyright: ignore[reportPrivateUsage]
+                current._live() if type(current) is _CurrentThreadExecutor else current  # pyright: ignore[reportPrivateUsage]
             )
             if live is not None:
                 return live
@@ -676,7 +699,9 @@ class AsyncToSync(_Generic[_P, _R]):
     ) -> "tuple[CurrentThreadExecutor, Callable[[], None], list[contextvars.Context]]":
         """This thread's executor for the call (made current), the undo of
         that, and the caller's context (copied after the change)."""
-        executor, undo = _push_value(self.executors, "current", CurrentThreadExecutor)
+        if not _waiting_side_loaded:
+            _load_waiting_side()
+        executor, undo = _push_value(self.executors, "current", _CurrentThreadExecutor)
         return executor, undo, [contextvars.copy_context()]
 
     def _run_on_outer_loop(
@@ -718,7 +743,7 @@ class AsyncToSync(_Generic[_P, _R]):
         )
         loop = runner.loop
         executor, undo, context = self._prepare()
-        call_result: Future[_R] = CallOutcome()
+        call_result: Future[_R] = _CallOutcome()
         self.loop_thread_executors[loop] = executor
         completed = False
         try:
@@ -1021,6 +1046,27 @@ class AsyncSingleThreadContext:
         runner = AsyncToSync.context_to_thread_executor.pop(self, None)
         if runner is not None:
             runner.close()
+
+
+def _load_waiting_side() -> None:
+    # See the note at _CallOutcome. Idempotent: racing first calls bind the
+    # same classes.
+    global _CallOutcome, _CurrentThreadExecutor, _waiting_side_loaded
+    from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
+
+    _CallOutcome, _CurrentThreadExecutor = CallOutcome, CurrentThreadExecutor
+    _waiting_side_loaded = True
+
+
+if not TYPE_CHECKING:  # hidden from type checkers: every unknown name would type as Any
+
+    def __getattr__(name: str) -> Any:
+        # Upstream's module re-exports CurrentThreadExecutor (it imports it at
+        # the top); code reading it from here gets the class, loaded now.
+        if name == "CurrentThreadExecutor":
+            _load_waiting_side()
+            return _CurrentThreadExecutor
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Variables of the bridge itself that must not travel back to the caller.

@@ -1,0 +1,120 @@
+"""What ``import asgiref.sync`` leaves for later, and that later works.
+
+Each program runs in a fresh interpreter: in this test process the modules are
+long loaded by other tests, so only a new process shows what one import loads
+and what the first call of each kind has to load itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monorepo_testing import lines_after_this_tree, run_python_program
+
+pytestmark = pytest.mark.timeout(60)
+
+# Loaded on first use, each by the first call that needs it.
+_DEFERRED = (
+    "asgiref.current_thread_executor",  # the first async_to_sync or thread-sensitive call
+    "asgiref.sync._loop_runner",  # the first async_to_sync call from a plain thread
+    "asgiref.sync._one_thread",  # the first thread-sensitive sync_to_async call
+    "concurrent.futures.thread",  # with it (OneThreadExecutor is a ThreadPoolExecutor)
+    "queue",
+)
+
+
+def test_importing_sync_loads_none_of_what_calls_load_later(tmp_path: Path) -> None:
+    proc = run_python_program(
+        f"""
+        import sys
+        import asgiref.sync
+        print(asgiref.sync.__file__)
+        print(sorted(name for name in {_DEFERRED!r} if name in sys.modules))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert lines_after_this_tree(proc) == ["[]"]
+
+
+def test_a_first_call_chain_nested_both_ways_loads_the_waiting_side(tmp_path: Path) -> None:
+    # The program's very first bridge call is async_to_sync from a plain
+    # thread, with sync_to_async and async_to_sync nested inside it: the
+    # nested sync_to_async must find the waiting thread's executor (it runs
+    # on the outermost sync thread), so the classes bound on that first call
+    # must be the ones its checks compare against.
+    proc = run_python_program(
+        """
+        import sys, threading
+        import asgiref.sync
+        from asgiref.sync import async_to_sync, sync_to_async
+        print(asgiref.sync.__file__)
+        outer = threading.current_thread()
+
+        async def innermost():
+            return "deep"
+
+        def middle():
+            assert threading.current_thread() is outer, threading.current_thread()
+            return async_to_sync(innermost)()
+
+        async def top():
+            return await sync_to_async(middle)()
+
+        print(async_to_sync(top)())
+        from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
+        print(asgiref.sync._CurrentThreadExecutor is CurrentThreadExecutor)
+        print(asgiref.sync._CallOutcome is CallOutcome)
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert lines_after_this_tree(proc) == ["deep", "True", "True"]
+
+
+def test_sync_to_async_before_any_async_to_sync_uses_the_thread_sensitive_thread(
+    tmp_path: Path,
+) -> None:
+    proc = run_python_program(
+        """
+        import asyncio, threading
+        import asgiref.sync
+        from asgiref.sync import sync_to_async
+        print(asgiref.sync.__file__)
+
+        async def main():
+            first = await sync_to_async(threading.current_thread)()
+            second = await sync_to_async(threading.current_thread)()
+            return first is second and first is not threading.current_thread()
+
+        print(asyncio.run(main()))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert lines_after_this_tree(proc) == ["True"]
+
+
+def test_current_thread_executor_is_still_readable_from_sync(tmp_path: Path) -> None:
+    # Upstream's asgiref.sync imports it at the top, so code reads it from there.
+    proc = run_python_program(
+        """
+        import asgiref.sync
+        print(asgiref.sync.__file__)
+        from asgiref.sync import CurrentThreadExecutor
+        import asgiref.current_thread_executor as home
+        print(CurrentThreadExecutor is home.CurrentThreadExecutor)
+        try:
+            asgiref.sync.NoSuchName
+        except AttributeError as exc:
+            print(exc)
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert lines_after_this_tree(proc) == [
+        "True",
+        "module 'asgiref.sync' has no attribute 'NoSuchName'",
+    ]

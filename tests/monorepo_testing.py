@@ -73,16 +73,15 @@ def run_checked(
     return str(proc.stdout)
 
 
-def run_python_program(
-    code: str, cwd: Path, timeout: float = 20
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -c code`` in a fresh interpreter of this environment (which
-    has this checkout installed editable; PYTHONPATH, if set, is passed on).
-    A program that prints ``asgiref.sync.__file__`` first can be checked with
-    :func:`lines_after_this_tree`."""
+def python_program_output(code: str, cwd: Path, timeout: float = 20) -> list[str]:
+    """Run ``code`` in a fresh interpreter of this environment (which has this
+    checkout installed editable; PYTHONPATH, if set, is passed on) and return
+    the lines it printed. The program must exit with 0; it is run after
+    ``import asgiref.sync``, whose file is checked to be this checkout's."""
+    program = "import asgiref.sync\nprint(asgiref.sync.__file__, flush=True)\n"
     try:
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
+        proc = subprocess.run(
+            [sys.executable, "-c", program + textwrap.dedent(code)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -95,15 +94,10 @@ def run_python_program(
             f"the program did not exit within {timeout} s\n"
             f"--- stdout ---\n{exc.stdout!r}\n--- stderr ---\n{exc.stderr!r}"
         )
-
-
-def lines_after_this_tree(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    """The lines a program printed after its first, which must be the
-    ``asgiref.sync.__file__`` of this checkout."""
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     import asgiref.sync
 
     lines = proc.stdout.splitlines()
-    assert lines, proc.stderr
     assert lines[0] == asgiref.sync.__file__, "the program imported another asgiref"
     return lines[1:]
 

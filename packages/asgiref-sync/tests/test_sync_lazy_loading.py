@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monorepo_testing import lines_after_this_tree, run_python_program
+from monorepo_testing import python_program_output
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,17 +26,14 @@ _DEFERRED = (
 
 
 def test_importing_sync_loads_none_of_what_calls_load_later(tmp_path: Path) -> None:
-    proc = run_python_program(
+    output = python_program_output(
         f"""
         import sys
-        import asgiref.sync
-        print(asgiref.sync.__file__)
         print(sorted(name for name in {_DEFERRED!r} if name in sys.modules))
         """,
         tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert lines_after_this_tree(proc) == ["[]"]
+    assert output == ["[]"]
 
 
 def test_a_first_call_chain_nested_both_ways_loads_the_waiting_side(tmp_path: Path) -> None:
@@ -45,12 +42,10 @@ def test_a_first_call_chain_nested_both_ways_loads_the_waiting_side(tmp_path: Pa
     # nested sync_to_async must find the waiting thread's executor (it runs
     # on the outermost sync thread), so the classes bound on that first call
     # must be the ones its checks compare against.
-    proc = run_python_program(
+    output = python_program_output(
         """
         import sys, threading
-        import asgiref.sync
         from asgiref.sync import async_to_sync, sync_to_async
-        print(asgiref.sync.__file__)
         outer = threading.current_thread()
 
         async def innermost():
@@ -70,19 +65,16 @@ def test_a_first_call_chain_nested_both_ways_loads_the_waiting_side(tmp_path: Pa
         """,
         tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert lines_after_this_tree(proc) == ["deep", "True", "True"]
+    assert output == ["deep", "True", "True"]
 
 
 def test_sync_to_async_before_any_async_to_sync_uses_the_thread_sensitive_thread(
     tmp_path: Path,
 ) -> None:
-    proc = run_python_program(
+    output = python_program_output(
         """
         import asyncio, threading
-        import asgiref.sync
         from asgiref.sync import sync_to_async
-        print(asgiref.sync.__file__)
 
         async def main():
             first = await sync_to_async(threading.current_thread)()
@@ -93,16 +85,13 @@ def test_sync_to_async_before_any_async_to_sync_uses_the_thread_sensitive_thread
         """,
         tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert lines_after_this_tree(proc) == ["True"]
+    assert output == ["True"]
 
 
 def test_current_thread_executor_is_still_readable_from_sync(tmp_path: Path) -> None:
     # Upstream's asgiref.sync imports it at the top, so code reads it from there.
-    proc = run_python_program(
+    output = python_program_output(
         """
-        import asgiref.sync
-        print(asgiref.sync.__file__)
         from asgiref.sync import CurrentThreadExecutor
         import asgiref.current_thread_executor as home
         print(CurrentThreadExecutor is home.CurrentThreadExecutor)
@@ -113,8 +102,7 @@ def test_current_thread_executor_is_still_readable_from_sync(tmp_path: Path) -> 
         """,
         tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert lines_after_this_tree(proc) == [
+    assert output == [
         "True",
         "module 'asgiref.sync' has no attribute 'NoSuchName'",
     ]

@@ -69,6 +69,8 @@ else:
     # checks against None (never a type) take the general executor path,
     # which is right for any executor.
     _CallOutcome = _CurrentThreadExecutor = None
+# A flag rather than an "is None" test: type checkers see the two names as the
+# classes (pyright cannot narrow through an optional type[...] variable).
 _waiting_side_loaded = False
 
 

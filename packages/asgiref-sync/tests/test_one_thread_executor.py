@@ -327,6 +327,34 @@ def test_shutdown_without_waiting_returns_at_once_and_queued_work_still_runs(
     _join(busy.worker)
 
 
+def test_unfinished_work_is_none_once_every_job_has_finished(pool: _Pool) -> None:
+    executor, _ = pool.new("idle")
+    executor.shutdown(wait=False)
+    assert executor.unfinished_work() is None  # never started
+    executor, _ = pool.new("finished")
+    executor.submit(print).result(timeout=WAIT)
+    executor.shutdown(wait=False)
+    assert executor.unfinished_work() is None
+
+
+@pytest.mark.parametrize("cancel_futures", [False, True])
+def test_unfinished_work_is_done_after_the_running_and_queued_jobs(
+    pool: _Pool, cancel_futures: bool
+) -> None:
+    # With cancel_futures the last job is done (cancelled) while the held one
+    # still runs: the future must wait for that one all the same.
+    busy = _Busy(pool, "unfinished")
+    busy.executor.shutdown(wait=False, cancel_futures=cancel_futures)
+    unfinished = busy.executor.unfinished_work()
+    assert unfinished is not None
+    assert not unfinished.done()
+    busy.gate.set()
+    unfinished.result(timeout=WAIT)
+    assert busy.held.done()
+    assert all(future.done() for future in busy.queued)
+    assert busy.ran == ([] if cancel_futures else list(range(20)))
+
+
 def test_shutdown_with_cancel_futures_cancels_queued_work_and_finishes_the_running_job(
     pool: _Pool,
 ) -> None:

@@ -361,6 +361,17 @@ def _waiter_for(
     return waiter
 
 
+async def _until_work_finished(executor: Executor) -> None:
+    """Wait until a shut-down executor of ours has finished its work. A
+    cancellation ends the wait early; the work itself still completes."""
+    from asgiref.sync._one_thread import OneThreadExecutor
+
+    if isinstance(executor, OneThreadExecutor):
+        unfinished = executor.unfinished_work()
+        if unfinished is not None:
+            await _waiter_for(asyncio.get_running_loop(), unfinished)
+
+
 def _one_thread_executor() -> Executor:
     # Imported here: concurrent.futures loads its thread pool module (and
     # queue) on first use only, and ``import asgiref.sync`` should cost no
@@ -944,8 +955,9 @@ class ThreadSensitiveContext:
     thread that belongs to it.
 
     Without ``executor`` it is re-entrant (only the outermost one counts) and
-    owns a one-thread executor, created on first use and shut down, without
-    waiting, on exit. With ``executor`` (a caller-owned single-worker
+    owns a one-thread executor, created on first use and shut down on exit;
+    the exit waits, without blocking the event loop, until the work that
+    executor took has finished. With ``executor`` (a caller-owned single-worker
     executor), it applies even under an outer context or inside an
     ``async_to_sync`` call, is never shut down by us, and the object can be
     entered only once.
@@ -1002,10 +1014,16 @@ class ThreadSensitiveContext:
                 AsyncToSync.executors.current = self._outer_executor
             return
         own = SyncToAsync.context_to_thread_executor.pop(self, None)
-        if own is not None:
-            # Never wait here: the worker may be parked in async_to_sync on
-            # this very loop, and waiting in another executor could starve it.
-            own.shutdown(wait=False)
+        if own is None:
+            return
+        # Never block here: the worker may be parked in async_to_sync on this
+        # very loop, and could not finish while the loop waits for it.
+        own.shutdown(wait=False)
+        if own_context:
+            # But do wait, on the loop: work started inside the context (a
+            # cancelled request's response.close()) must not run on after it,
+            # into whatever the program does next.
+            await _until_work_finished(own)
 
     def _executor_for_call(self) -> Executor:
         if self._executor is not None:

@@ -20,6 +20,9 @@ trades, and how each difference is handled:
 * ``shutdown()`` lets queued work finish, then ends the thread;
   ``cancel_futures=True`` cancels what has not started. A submit afterwards
   raises ``RuntimeError`` as a ThreadPoolExecutor's does.
+* ``shutdown(wait=True)`` blocks, which an event loop must not do: the
+  worker may need that loop to finish its job. ``unfinished_work()`` gives
+  a future to await instead.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class OneThreadExecutor(ThreadPoolExecutor):
         self._start_lock = threading.Lock()
         self._server: CurrentThreadExecutor | None = None
         self._stop: Future[None] = CallOutcome()
+        self._stopped: Future[None] | None = None
+        self._last_job: Future[object] | None = None
         self._worker: threading.Thread | None = None
         self._closed = False
 
@@ -59,6 +64,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
         future = server._try_submit(fn, args, kwargs)  # pyright: ignore[reportPrivateUsage]
         if future is None:
             raise RuntimeError("cannot schedule new futures after shutdown")
+        self._last_job = future
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -76,6 +82,16 @@ class OneThreadExecutor(ThreadPoolExecutor):
             worker.join()
         super().shutdown(wait=False)
 
+    def unfinished_work(self) -> Future[None] | None:
+        """After ``shutdown()``: None when every job has finished, else a
+        future that is done once they have (the worker has stopped)."""
+        last = self._last_job
+        # One thread runs the jobs in order: the last one done means all are,
+        # unless it was cancelled before it started.
+        if last is None or (last.done() and not last.cancelled()):
+            return None
+        return self._stopped
+
     def __repr__(self) -> str:
         state = "shut down" if self._closed else "running" if self._worker else "not started"
         return f"<one-thread ThreadPoolExecutor {self._thread_name_prefix!r} ({state})>"
@@ -88,19 +104,23 @@ class OneThreadExecutor(ThreadPoolExecutor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             ready = threading.Event()
             holder: list[CurrentThreadExecutor] = []
+            stopped: Future[None] = CallOutcome()
 
             def serve() -> None:
-                server = CurrentThreadExecutor()
-                holder.append(server)
-                ready.set()
-                server.run_until_future(self._stop)
+                try:
+                    server = CurrentThreadExecutor()
+                    holder.append(server)
+                    ready.set()
+                    server.run_until_future(self._stop)
+                finally:
+                    stopped.set_result(None)
 
             worker = threading.Thread(
                 target=serve, name=f"{self._thread_name_prefix}_0", daemon=True
             )
             worker.start()
             ready.wait()
-            self._server, self._worker = holder[0], worker
+            self._server, self._worker, self._stopped = holder[0], worker, stopped
             _live.add(self)
             return holder[0]
 

@@ -435,6 +435,24 @@ async def test_thread_sensitive_context_given_a_finished_current_thread_executor
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("fast_path_loaded", [False, True])
+async def test_thread_sensitive_context_given_the_loop_threads_executor_raises(
+    fast_path_loaded: bool,
+) -> None:
+    # Made on this thread, which runs the loop: nothing could ever serve it.
+    # Upstream's submit() refuses it; the bridge must too, not queue and wait.
+    async def nothing() -> None:
+        return None
+
+    if fast_path_loaded:
+        await sync_to_async(async_to_sync(nothing))()
+    executor = CurrentThreadExecutor()
+    async with ThreadSensitiveContext(executor=executor):
+        with pytest.raises(RuntimeError, match="belongs to the thread running this event loop"):
+            await asyncio.wait_for(sync_to_async(threading.current_thread)(), 10)
+
+
+@pytest.mark.timeout(30)
 def test_async_single_thread_context_shares_one_loop_thread() -> None:
     threads: list[threading.Thread] = []
 

@@ -987,6 +987,8 @@ class ThreadSensitiveContext:
                 "A ThreadSensitiveContext with an executor cannot be entered again; "
                 "create a new one (it may reuse the executor)."
             )
+        if not _waiting_side_loaded:
+            _load_waiting_side()  # for the check in _executor_for_call
         self._state = "entered"
         self._token = var.set(self)
         self._outer_executor = _local_get(AsyncToSync.executors, "current", None)
@@ -1032,7 +1034,20 @@ class ThreadSensitiveContext:
                     "This ThreadSensitiveContext(executor=...) has exited; a task that "
                     "outlived it cannot make thread-sensitive calls through it."
                 )
-            return self._executor
+            given = self._executor
+            if (
+                type(given) is _CurrentThreadExecutor
+                and given._work_thread is threading.current_thread()  # pyright: ignore[reportPrivateUsage]
+            ):
+                # The bridge queues on a CurrentThreadExecutor directly, past
+                # submit()'s own check: without this the call would wait for
+                # a thread that is busy running this very loop.
+                raise RuntimeError(
+                    f"ThreadSensitiveContext(executor=...) was given {given!r}, which "
+                    "belongs to the thread running this event loop: its work could never "
+                    "run. Give it an executor of another thread."
+                )
+            return given
         executors = SyncToAsync.context_to_thread_executor
         executor = executors.get(self)
         if executor is None:

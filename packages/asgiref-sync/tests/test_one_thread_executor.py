@@ -15,11 +15,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import itertools
 import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -334,6 +336,29 @@ def test_unfinished_work_is_none_once_every_job_has_finished(pool: _Pool) -> Non
     executor, _ = pool.new("finished")
     executor.submit(print).result(timeout=WAIT)
     executor.shutdown(wait=False)
+    assert executor.unfinished_work() is None
+
+
+def test_the_executor_keeps_no_outcome_of_its_last_job_alive(pool: _Pool) -> None:
+    # The process-wide executor is never shut down: holding its last job
+    # would hold that call's result, or its exception and traceback frames.
+    class Payload:
+        pass
+
+    def fail(payload: Payload) -> None:
+        raise ValueError(payload)
+
+    executor, _ = pool.new("weak")
+    result = executor.submit(Payload).result(timeout=WAIT)
+    returned = weakref.ref(result)
+    failing = executor.submit(fail, Payload())
+    raised = failing.exception(timeout=WAIT)
+    assert isinstance(raised, ValueError)
+    in_traceback = weakref.ref(raised.args[0])
+    del result, failing, raised
+    gc.collect()
+    assert returned() is None
+    assert in_traceback() is None
     assert executor.unfinished_work() is None
 
 

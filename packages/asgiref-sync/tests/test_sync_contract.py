@@ -437,7 +437,7 @@ async def test_thread_sensitive_context_given_a_finished_current_thread_executor
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("fast_path_loaded", [False, True])
 async def test_thread_sensitive_context_given_the_loop_threads_executor_raises(
-    fast_path_loaded: bool,
+    fast_path_loaded: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Made on this thread, which runs the loop: nothing could ever serve it.
     # Upstream's submit() refuses it; the bridge must too, not queue and wait.
@@ -446,6 +446,9 @@ async def test_thread_sensitive_context_given_the_loop_threads_executor_raises(
 
     if fast_path_loaded:
         await sync_to_async(async_to_sync(nothing))()
+    else:  # as in a fresh process, whatever ran before this test
+        monkeypatch.setattr(asgiref.sync, "_waiting_side_loaded", False)
+        monkeypatch.setattr(asgiref.sync, "_CurrentThreadExecutor", None)
     executor = CurrentThreadExecutor()
     async with ThreadSensitiveContext(executor=executor):
         with pytest.raises(RuntimeError, match="belongs to the thread running this event loop"):

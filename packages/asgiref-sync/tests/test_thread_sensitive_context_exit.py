@@ -14,10 +14,11 @@ import asyncio
 import contextvars
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, async_to_sync, sync_to_async
 
 
 class _SlowJob:
@@ -46,6 +47,23 @@ async def _request(job: _SlowJob) -> None:
 async def test_cancelled_task_ends_after_the_contexts_work() -> None:
     job = _SlowJob()
     task = asyncio.create_task(_request(job))
+    await job.wait_started()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert job.finished.is_set()
+
+
+@pytest.mark.timeout(30)
+async def test_exit_also_waits_for_an_executor_other_code_gave_the_context() -> None:
+    job = _SlowJob()
+
+    async def request() -> None:
+        async with ThreadSensitiveContext() as context:
+            SyncToAsync.context_to_thread_executor[context] = ThreadPoolExecutor(max_workers=1)
+            await sync_to_async(job)()
+
+    task = asyncio.create_task(request())
     await job.wait_started()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -137,5 +155,6 @@ async def test_exit_after_finished_work_does_not_wait_for_the_thread(
 
 @pytest.mark.timeout(30)
 async def test_exit_of_a_context_without_thread_sensitive_calls() -> None:
-    async with ThreadSensitiveContext():
+    async with ThreadSensitiveContext() as context:
         await sync_to_async(lambda: None, thread_sensitive=False)()
+    assert context not in SyncToAsync.context_to_thread_executor

@@ -362,14 +362,19 @@ def _waiter_for(
 
 
 async def _until_work_finished(executor: Executor) -> None:
-    """Wait until a shut-down executor of ours has finished its work. A
-    cancellation ends the wait early; the work itself still completes."""
+    """Wait until a shut-down executor has finished its work. Cancelling the
+    wait leaves the work alone: it still completes, in its thread."""
     from asgiref.sync._one_thread import OneThreadExecutor
 
+    loop = asyncio.get_running_loop()
     if isinstance(executor, OneThreadExecutor):
         unfinished = executor.unfinished_work()
         if unfinished is not None:
-            await _waiter_for(asyncio.get_running_loop(), unfinished)
+            await _waiter_for(loop, unfinished)
+    else:
+        # Put in context_to_thread_executor by other code: its blocking
+        # shutdown waits on a thread of the loop's, never on the loop.
+        await loop.run_in_executor(None, executor.shutdown)
 
 
 def _one_thread_executor() -> Executor:
@@ -957,7 +962,8 @@ class ThreadSensitiveContext:
     Without ``executor`` it is re-entrant (only the outermost one counts) and
     owns a one-thread executor, created on first use and shut down on exit;
     the exit waits, without blocking the event loop, until the work that
-    executor took has finished. With ``executor`` (a caller-owned single-worker
+    executor took has finished, also when the task was cancelled (a second
+    cancellation ends that wait). With ``executor`` (a caller-owned single-worker
     executor), it applies even under an outer context or inside an
     ``async_to_sync`` call, is never shut down by us, and the object can be
     entered only once.

@@ -53,7 +53,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
         self._server: CurrentThreadExecutor | None = None
         self._stop: Future[None] = CallOutcome()
         self._stopped: Future[None] | None = None
-        self._last_job: Future[object] | None = None
+        self._last_job: weakref.ref[Future[object]] | None = None
         self._worker: threading.Thread | None = None
         self._closed = False
 
@@ -64,7 +64,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
         future = server._try_submit(fn, args, kwargs)  # pyright: ignore[reportPrivateUsage]
         if future is None:
             raise RuntimeError("cannot schedule new futures after shutdown")
-        self._last_job = future
+        self._last_job = weakref.ref(future)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -85,9 +85,14 @@ class OneThreadExecutor(ThreadPoolExecutor):
     def unfinished_work(self) -> Future[None] | None:
         """After ``shutdown()``: None when every job has finished, else a
         future that is done once they have (the worker has stopped)."""
-        last = self._last_job
         # One thread runs the jobs in order: the last one done means all are,
-        # unless it was cancelled before it started.
+        # unless it was cancelled before it started. Only a weak reference is
+        # kept (a strong one would hold the last call's result or exception,
+        # and the frames of its traceback, until the next call); the queue or
+        # the job runner holds the future until the job ends, so a dead
+        # reference means it has ended. "Last" is the last of one thread's
+        # submits: a submit racing this from another thread may be missed.
+        last = None if self._last_job is None else self._last_job()
         if last is None or (last.done() and not last.cancelled()):
             return None
         return self._stopped

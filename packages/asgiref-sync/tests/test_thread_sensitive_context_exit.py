@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import time
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -158,3 +160,44 @@ async def test_exit_of_a_context_without_thread_sensitive_calls() -> None:
     async with ThreadSensitiveContext() as context:
         await sync_to_async(lambda: None, thread_sensitive=False)()
     assert context not in SyncToAsync.context_to_thread_executor
+
+
+@pytest.mark.timeout(30)
+async def test_the_thread_of_a_task_that_outlived_the_context_ends_with_it() -> None:
+    """A task created inside the context inherits it and may call through it
+    after the exit (upstream allows it: a new thread serves the context).
+    No exit shuts that thread down; the end of the context object must."""
+    release = asyncio.Event()
+
+    async def outlives() -> threading.Thread:
+        await release.wait()
+        return await sync_to_async(threading.current_thread)()
+
+    async with ThreadSensitiveContext() as context:
+        inside = await sync_to_async(threading.current_thread)()
+        task = asyncio.create_task(outlives())
+    release.set()
+    late = await asyncio.wait_for(task, 10)
+    assert late is not inside
+    assert late.is_alive()
+    del context, task
+    gc.collect()
+    late.join(10)
+    assert not late.is_alive()
+
+
+@pytest.mark.timeout(30)
+async def test_closing_an_async_generator_leaves_its_context() -> None:
+    entered: list[ThreadSensitiveContext] = []
+
+    async def stream() -> AsyncGenerator[int, None]:
+        async with ThreadSensitiveContext() as context:
+            entered.append(context)
+            yield 1
+
+    chunks = stream()
+    assert await chunks.__anext__() == 1
+    # A generator's steps run in the task's context: it is in the context now.
+    assert SyncToAsync.thread_sensitive_context.get(None) is entered[0]
+    await chunks.aclose()
+    assert SyncToAsync.thread_sensitive_context.get(None) is None

@@ -1009,12 +1009,21 @@ class ThreadSensitiveContext:
     ) -> None:
         if self._token is None:
             return
-        # GeneratorExit: the coroutine is being finalised without its task,
-        # in some unrelated context (see SyncToAsync.__call__); leave that
-        # context alone and only release what this object owns.
-        own_context = exc_type is not GeneratorExit
+        # GeneratorExit: an async generator closed by aclose() (in its own
+        # context), or a coroutine finalised without its task in some
+        # unrelated context (see SyncToAsync.__call__). Only our own context
+        # is restored; any other is left alone, and so is waiting, which a
+        # coroutine being closed cannot do.
+        finalised = exc_type is GeneratorExit
+        var = SyncToAsync.thread_sensitive_context
+        own_context = not finalised or var.get(None) is self
         if own_context:
-            SyncToAsync.thread_sensitive_context.reset(self._token)
+            try:
+                var.reset(self._token)
+            except ValueError:  # a copy of our context, not ours
+                if not finalised:
+                    raise
+                own_context = False
         self._token = None
         self._state = "exited"
         if self._executor is not None:
@@ -1027,7 +1036,7 @@ class ThreadSensitiveContext:
         # Never block here: the worker may be parked in async_to_sync on this
         # very loop, and could not finish while the loop waits for it.
         own.shutdown(wait=False)
-        if own_context:
+        if own_context and not finalised:
             # But do wait, on the loop: work started inside the context (a
             # cancelled request's response.close()) must not run on after it,
             # into whatever the program does next.
@@ -1058,6 +1067,11 @@ class ThreadSensitiveContext:
         executor = executors.get(self)
         if executor is None:
             executor = executors.setdefault(self, _one_thread_executor())
+            if self._state == "exited":
+                # A task that outlived the context calls through it (as
+                # upstream allows): no exit will shut this executor down, so
+                # the context's end does, or its thread would wait forever.
+                weakref.finalize(self, executor.shutdown, False)
         return executor
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
 
@@ -58,6 +59,55 @@ def test_typed_dicts_build_plain_dicts() -> None:
     assert type(event) is dict
 
 
+# The names upstream defines as TypedDict classes: most of its ``__all__`` (the
+# rest are unions, callables and a Protocol) and one name it leaves out of it.
+UPSTREAM_TYPEDDICTS = [
+    *(
+        name
+        for name in UPSTREAM_NAMES
+        if name.endswith(("Event", "Scope", "Versions"))
+        and name not in {"ASGIReceiveEvent", "ASGISendEvent", "Scope", "WWWScope"}
+    ),
+    "HTTPResponseDebugEvent",
+]
+
+
+@pytest.mark.parametrize("name", UPSTREAM_TYPEDDICTS)
+def test_upstream_typed_dict_classes_stay_typed_dict_classes(name: str) -> None:
+    assert len(UPSTREAM_TYPEDDICTS) == 26
+    assert typing.is_typeddict(getattr(types_module, name))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("WebSocketSendEvent", "websocket.send"), ("WebSocketReceiveEvent", "websocket.receive")],
+)
+def test_websocket_frames_are_built_by_calling_their_class(name: str, kind: str) -> None:
+    frame_class = getattr(types_module, name)
+    assert frame_class(type=kind, bytes=b"x", text=None) == {
+        "type": kind,
+        "bytes": b"x",
+        "text": None,
+    }
+    assert frame_class(type=kind, text="hi") == {"type": kind, "text": "hi"}
+    assert frame_class.__required_keys__ == {"type"}
+    assert frame_class.__optional_keys__ == {"bytes", "text"}
+
+
+def test_strict_frame_unions_hold_a_bytes_and_a_text_variant() -> None:
+    strict = {
+        types_module.StrictWebSocketSendEvent: "websocket.send",
+        types_module.StrictWebSocketReceiveEvent: "websocket.receive",
+    }
+    for union, kind in strict.items():
+        required = sorted(
+            sorted(member.__required_keys__)
+            for member in typing.get_args(union)
+            if typing.get_type_hints(member)["type"] == typing.Literal[kind]
+        )
+        assert required == [["bytes", "type"], ["text", "type"]]
+
+
 @pytest.mark.parametrize(
     ("name", "required", "optional"),
     [
@@ -99,7 +149,9 @@ def test_first_use_loads_definitions_but_not_validators() -> None:
         print(HTTPScope.__name__)
         """
     )
-    assert out.splitlines() == ["['asgiref.typing._definitions']", "HTTPScope"]
+    definitions = ["_compat", "_definitions", "_extensions"]
+    loaded = str([f"asgiref.typing.{name}" for name in definitions])
+    assert out.splitlines() == [loaded, "HTTPScope"]
 
 
 def test_typing_extensions_only_on_python_3_10() -> None:

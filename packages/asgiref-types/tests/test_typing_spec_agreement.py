@@ -91,6 +91,32 @@ def test_scope_keys_agree(typed_dict: Any, shape: Shape) -> None:
     assert _keys([typed_dict]) == _table_keys(shape)
 
 
+def _accepts_none(hint: Any) -> bool:
+    return hint is type(None) or type(None) in get_args(hint)
+
+
+SHAPED_TYPEDDICTS = [
+    (types_module.HTTPScope, SCOPES["http"]),
+    (types_module.WebSocketScope, SCOPES["websocket"]),
+    (types_module.LifespanScope, SCOPES["lifespan"]),
+    (types_module.ASGIVersions, ASGI_VERSIONS),
+    (types_module.TLSExtension, TLS),
+    *((member, MESSAGES[_literal_type(member)].shape) for member in MESSAGE_TYPEDDICTS),
+]
+
+
+@pytest.mark.parametrize(
+    ("typed_dict", "shape"),
+    SHAPED_TYPEDDICTS,
+    ids=lambda value: getattr(value, "__name__", "shape"),
+)
+def test_none_is_allowed_in_the_same_places(typed_dict: Any, shape: Shape) -> None:
+    hints = typing.get_type_hints(typed_dict)
+    typed = {key for key, hint in hints.items() if _accepts_none(hint)}
+    tabled = {key for key, field in shape.fields.items() if field.rule.find(None) is None}
+    assert typed == tabled
+
+
 def test_extension_names_agree() -> None:
     assert set(get_args(types_module.ExtensionName)) == set(EXTENSIONS.fields)
     needed = {spec.extension for spec in MESSAGES.values() if spec.extension}

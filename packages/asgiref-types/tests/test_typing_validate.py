@@ -7,6 +7,7 @@ import io
 import os
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -440,6 +441,47 @@ def test_one_shot_iterators_are_not_consumed() -> None:
     headers = iter([(b"a", b"b")])
     validate_send_event({"type": "http.response.start", "status": 200, "headers": headers})
     assert list(headers) == [(b"a", b"b")]
+
+
+def test_extensions_may_be_none() -> None:
+    # Servers send None for "no extensions"; upstream's types allow it.
+    validate_scope(http_scope(extensions=None))
+    validate_scope(ws_scope(extensions=None))
+    message = {"type": "http.response.pathsend", "path": os.path.abspath(os.sep)}
+    with pytest.raises(ASGIValidationError, match="does not advertise") as caught:
+        validate_send_event(message, http_scope(extensions=None))
+    assert caught.value.key == "type"
+
+
+class _Pair:
+    """A re-iterable two-item container that is neither a list nor a tuple."""
+
+    def __init__(self, first: object, second: object) -> None:
+        self._items = (first, second)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._items)
+
+
+def test_header_pairs_and_addresses_may_be_any_two_item_iterable() -> None:
+    # The spec: an iterable of [name, value] two-item iterables.
+    headers = [(b"a", b"1"), [b"b", b"2"], deque([b"c", b"3"]), _Pair(b"d", b"4")]
+    validate_scope(http_scope(headers=headers, client=_Pair("10.0.0.1", 80)))
+    response = {"type": "http.response.start", "status": 200, "headers": [_Pair(b"x", b"y")]}
+    validate_send_event(response, http_scope())
+    with pytest.raises(ASGIValidationError, match="must be a byte string") as caught:
+        validate_scope(http_scope(headers=[_Pair(b"a", "text")]))
+    assert caught.value.path == ("headers", 0, 1)
+    with pytest.raises(ASGIValidationError, match="two-item"):
+        validate_scope(http_scope(headers=[_Pair(b"a", b"b"), deque([b"a"])]))
+    with pytest.raises(ASGIValidationError, match="two-item"):
+        validate_scope(http_scope(headers=[b"ab"]))
+
+
+def test_a_one_shot_pair_is_not_consumed() -> None:
+    pair = iter([b"a", b"b"])
+    validate_scope(http_scope(headers=[pair]))
+    assert list(pair) == [b"a", b"b"]
 
 
 def test_not_a_dict_message() -> None:

@@ -1,4 +1,9 @@
-"""Deliberate mistakes: every line marked expect-error must be reported, and no other."""
+"""Deliberate mistakes: every line marked expect-error must be reported, and no other.
+
+Lines marked ``expect-error`` must fail in both checkers, those marked
+``expect-error[pyright]`` in pyright only: the precise ``extensions`` type is
+pyright's alone.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from asgiref.typing import (
     ASGISendCallable,
     HTTPRequestEvent,
     HTTPScope,
+    ScopeExtensions,
+    StrictWebSocketReceiveEvent,
+    StrictWebSocketSendEvent,
     TLSExtension,
     WebSocketSendEvent,
 )
@@ -46,11 +54,20 @@ def send_only_received(message: HTTPRequestEvent) -> None:
 
 
 async def websocket_frames(send: ASGISendCallable) -> None:
-    await send({"type": "websocket.send"})  # expect-error
-    await send({"type": "websocket.send", "bytes": None, "text": None})  # expect-error
-    await send({"type": "websocket.send", "bytes": b"x", "text": "x"})  # expect-error
+    await send({"type": "websocket.send", "text": b"bytes"})  # expect-error
+    await send(WebSocketSendEvent(type="websocket.send", bytes="text"))  # expect-error
+    await send({"type": "websocket.send", "text": "hi", "code": 1000})  # expect-error
     ok: WebSocketSendEvent = {"type": "websocket.send", "text": "fine"}
     await send(ok)
+
+
+def strict_frames() -> None:
+    kind = "websocket.send"
+    neither: StrictWebSocketSendEvent = {"type": kind}  # expect-error
+    nones: StrictWebSocketSendEvent = {"type": kind, "bytes": None, "text": None}  # expect-error
+    both: StrictWebSocketSendEvent = {"type": kind, "bytes": b"x", "text": "x"}  # expect-error
+    empty: StrictWebSocketReceiveEvent = {"type": "websocket.receive", "text": None}  # expect-error
+    print(neither, nones, both, empty)
 
 
 async def read_without_narrowing(receive: ASGIReceiveCallable) -> bytes:
@@ -61,10 +78,18 @@ async def read_without_narrowing(receive: ASGIReceiveCallable) -> bytes:
 def scope_mistakes(scope: HTTPScope) -> None:
     scope["method"] = b"GET"  # expect-error
     version: int = scope["http_version"]  # expect-error
-    extensions = scope.get("extensions", {})
-    extensions["http.response.pushh"] = {}  # expect-error
+    print(scope["extensions"]["tls"])  # expect-error
     tls: TLSExtension = {"server_cert": None, "tls_version": None}  # expect-error
     print(version, tls)
+
+
+def extension_mistakes(scope: HTTPScope) -> None:
+    wrong_tls: ScopeExtensions = {"tls": {"server_cert": 1}}  # expect-error[pyright]
+    marker: ScopeExtensions = {"http.response.push": None}  # expect-error[pyright]
+    unknown: ScopeExtensions = {"fullflush": "yes"}  # expect-error[pyright]
+    known = (scope.get("extensions") or {}).get("tls")
+    suite: str = known["cipher_suite"] if known else ""  # expect-error[pyright]
+    print(wrong_tls, marker, unknown, suite)
 
 
 def not_an_app() -> None:

@@ -24,7 +24,8 @@ from asgiref.typing import (
 
 
 def client_name(scope: HTTPScope) -> str | None:
-    tls = scope.get("extensions", {}).get("tls")
+    # Annotated, the entry is precise under mypy too (which sees values as Any).
+    tls: TLSExtension | None = (scope.get("extensions") or {}).get("tls")
     if tls is None:
         return None
     chain = list(tls.get("client_cert_chain", []))
@@ -35,7 +36,7 @@ def client_name(scope: HTTPScope) -> str | None:
 
 
 def advertised(scope: HTTPScope, name: ExtensionName) -> bool:
-    return name in scope.get("extensions", {})
+    return name in (scope.get("extensions") or {})
 
 
 async def serve_file(scope: HTTPScope, send: ASGISendCallable, path: str, file: BinaryIO) -> None:
@@ -113,7 +114,25 @@ protocol_class: type[ASGI2Protocol] = Legacy
 
 def custom_extension(scope: HTTPScope) -> object:
     # Servers may advertise extensions this package does not know.
-    extensions = scope.get("extensions", {})
+    extensions = scope.get("extensions") or {}
     if "fullflush" in extensions:
         return extensions.get("fullflush")
     return None
+
+
+def open_extension_names() -> list[HTTPScope]:
+    # Extension names are open: a server advertises its own next to known ones,
+    # or sends None for "none at all".
+    own: ScopeExtensions = {"fullflush": {}, "http.response.pathsend": {}}
+    own["x-server.metrics"] = {"level": 3}
+    bare = a_tls_scope()
+    bare["extensions"] = None
+    return [
+        {**a_tls_scope(), "extensions": own},
+        {**a_tls_scope(), "extensions": {"fullflush": {}, "tls": a_tls_scope_tls()}},
+        bare,
+    ]
+
+
+def a_tls_scope_tls() -> TLSExtension:
+    return {"server_cert": "PEM", "tls_version": None, "cipher_suite": None}

@@ -16,7 +16,7 @@ async def produce() -> AsyncIterator[bytes]:
 async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
     if scope["type"] != "http":
         return
-    extensions = scope.get("extensions", {})
+    extensions = scope.get("extensions") or {}
     with_trailers = "http.response.trailers" in extensions
     await send(
         {

@@ -34,7 +34,7 @@ async def app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     connect = await receive()
     assert connect["type"] == "websocket.connect"
     if not allowed(scope):
-        if "websocket.http.response" in scope.get("extensions", {}):
+        if "websocket.http.response" in (scope.get("extensions") or {}):
             await send(
                 {
                     "type": "websocket.http.response.start",

@@ -12,15 +12,16 @@ websocket denial response, server push, zero-copy send, path send, early
 hints, trailers, debug and TLS.
 """
 
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, Protocol, TypeAlias
 
-if sys.version_info >= (3, 11):
-    from typing import NotRequired, TypedDict
-else:  # pragma: no cover - exercised on Python 3.10 only
-    # The stdlib TypedDict of 3.10 ignores NotRequired, so both come from the backport.
-    from typing_extensions import NotRequired, TypedDict
+from asgiref.typing._compat import NotRequired, TypedDict
+
+# The extension types live apart (see there why); the package reads every public
+# name from this module, hence the explicit re-exports.
+from asgiref.typing._extensions import ExtensionName as ExtensionName
+from asgiref.typing._extensions import ScopeExtensions as ScopeExtensions
+from asgiref.typing._extensions import TLSExtension as TLSExtension
 
 # --------------------------------------------------------------------------
 # Building blocks shared by several scopes and messages.
@@ -28,53 +29,12 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 Headers: TypeAlias = Iterable[tuple[bytes, bytes]]
 """``[name, value]`` pairs of byte strings, in wire order, duplicates kept."""
 
-ExtensionName: TypeAlias = Literal[
-    "websocket.http.response",
-    "http.response.push",
-    "http.response.zerocopysend",
-    "http.response.pathsend",
-    "http.response.early_hint",
-    "http.response.trailers",
-    "http.response.debug",
-    "tls",
-]
-"""The extension names this package knows; servers may advertise others."""
-
 
 class ASGIVersions(TypedDict):
     """``scope["asgi"]``: the core version and the protocol spec version."""
 
     version: Literal["2.0", "3.0"]
     spec_version: NotRequired[str]
-
-
-class TLSExtension(TypedDict):
-    """``scope["extensions"]["tls"]``: present only on TLS connections."""
-
-    server_cert: str | None
-    client_cert_chain: NotRequired[Iterable[str]]
-    client_cert_name: NotRequired[str | None]
-    client_cert_error: NotRequired[str | None]
-    tls_version: int | None
-    cipher_suite: int | None
-
-
-# The dotted extension names are not identifiers, hence the functional form.
-ScopeExtensions = TypedDict(
-    "ScopeExtensions",
-    {
-        "websocket.http.response": dict[str, object],
-        "http.response.push": dict[str, object],
-        "http.response.zerocopysend": dict[str, object],
-        "http.response.pathsend": dict[str, object],
-        "http.response.early_hint": dict[str, object],
-        "http.response.trailers": dict[str, object],
-        "http.response.debug": dict[str, object],
-        "tls": TLSExtension,
-    },
-    total=False,
-)
-"""``scope["extensions"]``: each advertised extension maps to a dict (often empty)."""
 
 
 # --------------------------------------------------------------------------
@@ -97,7 +57,7 @@ class HTTPScope(TypedDict):
     client: NotRequired[tuple[str, int] | None]
     server: NotRequired[tuple[str, int | None] | None]
     state: NotRequired[dict[str, Any]]
-    extensions: NotRequired[ScopeExtensions]
+    extensions: NotRequired[ScopeExtensions | None]
 
 
 class WebSocketScope(TypedDict):
@@ -116,7 +76,7 @@ class WebSocketScope(TypedDict):
     server: NotRequired[tuple[str, int | None] | None]
     subprotocols: NotRequired[Iterable[str]]
     state: NotRequired[dict[str, Any]]
-    extensions: NotRequired[ScopeExtensions]
+    extensions: NotRequired[ScopeExtensions | None]
 
 
 class LifespanScope(TypedDict):
@@ -222,8 +182,11 @@ class HTTPResponseDebugEvent(TypedDict):
 
 # --------------------------------------------------------------------------
 # WebSocket messages. A data frame carries exactly one of ``bytes``/``text``;
-# the other key may be absent or None, so each frame message is a union of a
-# binary and a text variant.
+# the other key may be absent or None. ``WebSocketReceiveEvent`` and
+# ``WebSocketSendEvent`` keep upstream's single TypedDict class (programs call
+# them, and narrowing a received message must give them back), so they cannot
+# say "exactly one"; the ``Strict...`` unions of a binary and a text variant
+# do, for code that builds frames and wants a checker to insist on it.
 
 
 class WebSocketConnectEvent(TypedDict):
@@ -256,7 +219,16 @@ class WebSocketReceiveTextEvent(TypedDict):
     text: str
 
 
-WebSocketReceiveEvent: TypeAlias = WebSocketReceiveBytesEvent | WebSocketReceiveTextEvent
+class WebSocketReceiveEvent(TypedDict):
+    """Received: a data message, binary (``bytes``) or text (``text``)."""
+
+    type: Literal["websocket.receive"]
+    bytes: NotRequired[bytes | None]
+    text: NotRequired[str | None]
+
+
+StrictWebSocketReceiveEvent: TypeAlias = WebSocketReceiveBytesEvent | WebSocketReceiveTextEvent
+"""A received data message with exactly one of ``bytes`` / ``text``."""
 
 
 class WebSocketSendBytesEvent(TypedDict):
@@ -275,7 +247,16 @@ class WebSocketSendTextEvent(TypedDict):
     text: str
 
 
-WebSocketSendEvent: TypeAlias = WebSocketSendBytesEvent | WebSocketSendTextEvent
+class WebSocketSendEvent(TypedDict):
+    """Sent: a data message, binary (``bytes``) or text (``text``)."""
+
+    type: Literal["websocket.send"]
+    bytes: NotRequired[bytes | None]
+    text: NotRequired[str | None]
+
+
+StrictWebSocketSendEvent: TypeAlias = WebSocketSendBytesEvent | WebSocketSendTextEvent
+"""A data message to send with exactly one of ``bytes`` / ``text``."""
 
 
 class WebSocketResponseStartEvent(TypedDict):
@@ -361,8 +342,7 @@ ASGIReceiveEvent: TypeAlias = (
     HTTPRequestEvent
     | HTTPDisconnectEvent
     | WebSocketConnectEvent
-    | WebSocketReceiveBytesEvent
-    | WebSocketReceiveTextEvent
+    | WebSocketReceiveEvent
     | WebSocketDisconnectEvent
     | LifespanStartupEvent
     | LifespanShutdownEvent
@@ -378,8 +358,7 @@ ASGISendEvent: TypeAlias = (
     | HTTPResponseEarlyHintEvent
     | HTTPResponseDebugEvent
     | WebSocketAcceptEvent
-    | WebSocketSendBytesEvent
-    | WebSocketSendTextEvent
+    | WebSocketSendEvent
     | WebSocketResponseStartEvent
     | WebSocketResponseBodyEvent
     | WebSocketCloseEvent

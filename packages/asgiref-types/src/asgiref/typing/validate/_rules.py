@@ -45,14 +45,6 @@ def as_dict(value: object) -> dict[object, object] | None:
     return cast("dict[object, object]", value) if isinstance(value, dict) else None
 
 
-def _as_pair(value: object) -> tuple[object, object] | None:
-    if isinstance(value, (tuple, list)):
-        items = cast("tuple[object, ...] | list[object]", value)
-        if len(items) == 2:
-            return items[0], items[1]
-    return None
-
-
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
@@ -157,16 +149,33 @@ class Nullable:
         return Violation((), f"{found.rule} or None", value)
 
 
-def _items(value: object, what: str) -> tuple[list[object] | None, Violation | None]:
-    """The items of a re-iterable container; a one-shot iterator is left unconsumed."""
+def _items(value: object, rule: str) -> tuple[list[object] | None, Violation | None]:
+    """The items of a re-iterable container; a one-shot iterator is left unconsumed.
+
+    Strings, bytes and mappings are iterable too, but never what the spec means
+    by an iterable of items; they break ``rule``.
+    """
     shown: object = value  # kept apart from the narrowing below
     if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
-        return None, _broken(f"must be an iterable of {what}", shown)
+        return None, _broken(rule, shown)
     iterable = cast("Iterable[object]", value)
     if iter(iterable) is iterable:
         # Checking would consume what the receiver needs; accept it unread.
         return None, None
     return list(iterable), None
+
+
+def _pair(value: object, rule: str) -> tuple[tuple[object, object] | None, Violation | None]:
+    """The two items of a two-item iterable (the spec's ``[a, b]``), else what is wrong.
+
+    ``(None, None)``: a one-shot iterator, accepted unread like in ``_items``.
+    """
+    items, problem = _items(value, rule)
+    if items is None:
+        return None, problem
+    if len(items) != 2:
+        return None, _broken(rule, value)
+    return (items[0], items[1]), None
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,7 @@ class Each:
     what: str
 
     def find(self, value: object) -> Violation | None:
-        items, problem = _items(value, self.what)
+        items, problem = _items(value, f"must be an iterable of {self.what}")
         for index, item in enumerate(items or ()):
             found = self.inner.find(item)
             if found is not None:
@@ -193,17 +202,17 @@ class HeaderPairs:
     forbidden: tuple[bytes, ...] = ()
 
     def find(self, value: object) -> Violation | None:
-        items, problem = _items(value, "[name, value] byte-string pairs")
+        items, problem = _items(value, "must be an iterable of [name, value] byte-string pairs")
         for index, pair in enumerate(items or ()):
-            found = self._pair(pair)
+            found = self._check_pair(pair)
             if found is not None:
                 return found.under(index)
         return problem
 
-    def _pair(self, pair: object) -> Violation | None:
-        both = _as_pair(pair)
+    def _check_pair(self, pair: object) -> Violation | None:
+        both, problem = _pair(pair, "must be a two-item [name, value] pair")
         if both is None:
-            return _broken("must be a two-item [name, value] pair", pair)
+            return problem
         name, content = both
         if not isinstance(name, bytes):
             return _broken("must be a byte string", name).under(0)
@@ -225,9 +234,9 @@ class Address:
     port_may_be_none: bool
 
     def find(self, value: object) -> Violation | None:
-        both = _as_pair(value)
+        both, problem = _pair(value, "must be a two-item [host, port]")
         if both is None:
-            return _broken("must be a two-item [host, port]", value)
+            return problem
         host, port = both
         if not isinstance(host, str):
             return _broken("must be a Unicode string", host).under(0)

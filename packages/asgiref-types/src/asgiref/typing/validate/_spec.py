@@ -100,7 +100,8 @@ _CONNECTION_KEYS = {
     "client": Field(Nullable(Address(port_may_be_none=False)), required=False),
     "server": Field(Nullable(Address(port_may_be_none=True)), required=False),
     "state": Field(StrKeyedDict(), required=False),
-    "extensions": Field(EXTENSIONS, required=False),
+    # Servers send None for "no extensions", as upstream's types allow.
+    "extensions": Field(Nullable(EXTENSIONS), required=False),
 }
 
 # "3" is what HTTP/3 servers report; the 2.5 text predates HTTP/3 scopes.

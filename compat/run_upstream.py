@@ -173,6 +173,17 @@ def verify_sdist(sdist: Path) -> None:
         sys.exit(f"run_upstream: {sdist} has sha256 {digest}, expected {UPSTREAM_SDIST_SHA256}")
 
 
+def fetch_sdist(into: Path, given: Path | None = None) -> Path:
+    """The hash-checked upstream sdist in ``into``: a copy of ``given``, or downloaded."""
+    if given is not None:
+        sdist = into / given.name
+        shutil.copyfile(given, sdist)
+    else:
+        sdist = download_sdist(into)
+    verify_sdist(sdist)
+    return sdist
+
+
 def extract_tests_and_config(sdist: Path, workdir: Path) -> configparser.ConfigParser:
     """Copy the sdist's tests/ into ``workdir`` and return its parsed setup.cfg."""
     top = f"asgiref-{UPSTREAM_VERSION}/"
@@ -290,12 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         download_dir.mkdir()
         workdir = scratch / "suite"
         workdir.mkdir()
-        if options.sdist is not None:
-            sdist = download_dir / options.sdist.name
-            shutil.copyfile(options.sdist, sdist)
-        else:
-            sdist = download_sdist(download_dir)
-        verify_sdist(sdist)
+        sdist = fetch_sdist(download_dir, options.sdist)
         setup_cfg = extract_tests_and_config(sdist, workdir)
         # Nothing of the download stays next to the suite.
         shutil.rmtree(download_dir)

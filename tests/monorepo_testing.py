@@ -73,15 +73,13 @@ def run_checked(
     return str(proc.stdout)
 
 
-def python_program_output(code: str, cwd: Path, timeout: float = 20) -> list[str]:
-    """Run ``code`` in a fresh interpreter of this environment (which has this
-    checkout installed editable; PYTHONPATH, if set, is passed on) and return
-    the lines it printed. The program must exit with 0; it is run after
-    ``import asgiref.sync``, whose file is checked to be this checkout's."""
-    program = "import asgiref.sync\nprint(asgiref.sync.__file__, flush=True)\n"
+def fresh_python_output(code: str, cwd: Path | None = None, timeout: float = 20) -> list[str]:
+    """Run ``code`` (dedented) in a fresh interpreter of this environment (which
+    has this checkout installed editable; PYTHONPATH, if set, is passed on) and
+    return the lines it printed. The program must exit with 0."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", program + textwrap.dedent(code)],
+            [sys.executable, "-c", textwrap.dedent(code)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -95,9 +93,16 @@ def python_program_output(code: str, cwd: Path, timeout: float = 20) -> list[str
             f"--- stdout ---\n{exc.stdout!r}\n--- stderr ---\n{exc.stderr!r}"
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+def python_program_output(code: str, cwd: Path, timeout: float = 20) -> list[str]:
+    """:func:`fresh_python_output` of ``code`` run after ``import asgiref.sync``,
+    whose file is checked to be this checkout's."""
+    program = "import asgiref.sync\nprint(asgiref.sync.__file__, flush=True)\n"
+    lines = fresh_python_output(program + textwrap.dedent(code), cwd, timeout)
     import asgiref.sync
 
-    lines = proc.stdout.splitlines()
     assert lines[0] == asgiref.sync.__file__, "the program imported another asgiref"
     return lines[1:]
 

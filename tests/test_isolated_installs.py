@@ -10,21 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from install_testing import OUR_MODULES
 
 from monorepo_testing import MakeVenv
 
-CLASSIC_MODULES = (
-    "asgiref",
-    "asgiref.sync",
-    "asgiref.local",
-    "asgiref.current_thread_executor",
-    "asgiref.compatibility",
-    "asgiref.timeout",
-    "asgiref.wsgi",
-    "asgiref.server",
-    "asgiref.testing",
-    "asgiref.typing",
-)
+CLASSIC_MODULES = ("asgiref", *OUR_MODULES)
 _BRIDGE = (
     "asgiref.sync",
     "asgiref.local",
@@ -33,13 +23,14 @@ _BRIDGE = (
     "asgiref.timeout",
 )
 # What installing each split alone must give (its own modules and those of the
-# splits it depends on); every other classic module must be absent.
+# splits it depends on); every other classic module must be absent. Every split
+# depends on asgiref-types, which ships the coexistence check.
 GIVES: dict[str, tuple[str, ...]] = {
-    "asgiref-sync": _BRIDGE,
+    "asgiref-sync": (*_BRIDGE, "asgiref.typing"),
     "asgiref-types": ("asgiref.typing",),
-    "asgiref-wsgi": ("asgiref.wsgi", *_BRIDGE),
-    "asgiref-server": ("asgiref.server", *_BRIDGE),
-    "asgiref-testing": ("asgiref.testing", *_BRIDGE),
+    "asgiref-wsgi": ("asgiref.wsgi", *_BRIDGE, "asgiref.typing"),
+    "asgiref-server": ("asgiref.server", *_BRIDGE, "asgiref.typing"),
+    "asgiref-testing": ("asgiref.testing", *_BRIDGE, "asgiref.typing"),
 }
 
 _PROBE = """

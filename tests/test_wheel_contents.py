@@ -28,14 +28,16 @@ SPLIT_MODULES: dict[str, frozenset[str]] = {
     "asgiref-wsgi": frozenset({"wsgi"}),
     "asgiref-server": frozenset({"server"}),
     "asgiref-testing": frozenset({"testing"}),
-    "asgiref-types": frozenset({"typing"}),
+    # coexistence and _check: the check every module runs (see asgiref._check).
+    "asgiref-types": frozenset({"typing", "coexistence", "_check"}),
 }
-# Splits that need the bridge; each pins it to the release's own version.
+# The siblings each split needs (the bridge; asgiref-types for the coexistence
+# check); each pins them to the release's own version.
 SPLIT_SIBLINGS: dict[str, frozenset[str]] = {
-    "asgiref-sync": frozenset(),
-    "asgiref-wsgi": frozenset({"asgiref-sync"}),
-    "asgiref-server": frozenset({"asgiref-sync"}),
-    "asgiref-testing": frozenset({"asgiref-sync"}),
+    "asgiref-sync": frozenset({"asgiref-types"}),
+    "asgiref-wsgi": frozenset({"asgiref-sync", "asgiref-types"}),
+    "asgiref-server": frozenset({"asgiref-sync", "asgiref-types"}),
+    "asgiref-testing": frozenset({"asgiref-sync", "asgiref-types"}),
     "asgiref-types": frozenset(),
 }
 METAPACKAGE_FILES = frozenset({"asgiref/__init__.py", "asgiref/py.typed"})

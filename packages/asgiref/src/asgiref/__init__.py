@@ -26,4 +26,13 @@ def _extend_namespace_path(path: list[str]) -> list[str]:
 
 __path__ = _extend_namespace_path(list(__path__))
 
-__version__ = "3.13.0"
+# The upstream release this one matches, plus a post-release number of our own
+# (see "Versions" in the root README): the ranges Django, Channels and Daphne
+# declare accept it, it sorts above upstream's, and upstream never used ".post".
+__version__ = "3.13.0.post1"
+
+# Each module of this release runs ``from asgiref import _check``: bound here,
+# the name makes that line free. Where this file is missing (the splits alone)
+# or upstream's __init__.py has replaced it, Python imports the asgiref._check
+# subpackage instead, which warns in the second case (see asgiref.coexistence).
+_check = True

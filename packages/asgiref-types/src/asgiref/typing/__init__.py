@@ -7,6 +7,8 @@ which then stay bound here. Runtime validators live in
 ``asgiref.typing.validate``, loaded only when imported.
 """
 
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+
 # A local constant, recognised by mypy and pyright alike, so that importing
 # this module does not import ``typing`` on its own.
 TYPE_CHECKING = False
@@ -44,6 +46,8 @@ __all__ = [
     "LifespanStartupFailedEvent",
     "Scope",
     "ScopeExtensions",
+    "StrictWebSocketReceiveEvent",
+    "StrictWebSocketSendEvent",
     "SupportsFileno",
     "TLSExtension",
     "WWWScope",
@@ -61,6 +65,22 @@ __all__ = [
     "WebSocketSendEvent",
     "WebSocketSendTextEvent",
 ]
+
+# Names upstream's module imports from typing and collections.abc; programs may
+# look them up here. The same objects as there (on Python 3.10, the
+# typing_extensions TypedDict and NotRequired the definitions use), first
+# bound on use like the rest, and not exported by a star import.
+_BORROWED = (
+    "Any",
+    "Awaitable",
+    "Callable",
+    "Iterable",
+    "Literal",
+    "NotRequired",
+    "Protocol",
+    "TypedDict",
+    "Union",
+)
 
 if TYPE_CHECKING:
     from asgiref.typing._definitions import (
@@ -96,6 +116,8 @@ if TYPE_CHECKING:
         LifespanStartupFailedEvent,
         Scope,
         ScopeExtensions,
+        StrictWebSocketReceiveEvent,
+        StrictWebSocketSendEvent,
         SupportsFileno,
         TLSExtension,
         WebSocketAcceptEvent,
@@ -117,6 +139,8 @@ else:
 
     def __getattr__(name: str) -> object:
         # PEP 562: reached only for names not bound yet, i.e. on first use.
+        if name in _BORROWED:
+            return _borrow(name)
         if name not in __all__:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         from asgiref.typing import _definitions
@@ -126,5 +150,17 @@ else:
             namespace[public] = getattr(_definitions, public)
         return namespace[name]
 
+    def _borrow(name: str) -> object:
+        import typing
+
+        from asgiref.typing import _definitions
+
+        # The definitions import all of them but Union.
+        value = (
+            getattr(_definitions, name) if hasattr(_definitions, name) else getattr(typing, name)
+        )
+        globals()[name] = value
+        return value
+
     def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+        return sorted({*globals(), *__all__, *_BORROWED})

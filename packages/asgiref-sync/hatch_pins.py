@@ -1,0 +1,1 @@
+../asgiref/hatch_pins.py

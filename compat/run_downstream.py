@@ -519,8 +519,11 @@ def run_django(
 # Channels' own tests are not on PyPI; this smoke suite drives the parts of
 # Channels that are built on asgiref (SyncToAsync subclass, async_to_sync in
 # SyncConsumer, ApplicationCommunicator-based testing tools, the in-memory
-# layer) through a real Django configuration.
+# layer) through a real Django configuration. Its last tests pin what Channels'
+# own suite asserts about a communicator whose application was cancelled (by a
+# receive timeout, a wait() timeout or stop()): asyncio.CancelledError.
 _CHANNELS_SMOKE = """\
+import asyncio
 import threading
 
 import django
@@ -630,6 +633,63 @@ async def test_http_consumer_uses_database_sync_to_async():
     response = await communicator.get_response()
     assert response["status"] == 200
     assert response["body"] == b"users=1"
+
+
+class Mute(AsyncWebsocketConsumer):
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # never answers
+
+
+async def _connected_mute():
+    communicator = WebsocketCommunicator(Mute.as_asgi(), "/mute/")
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+async def test_disconnect_after_a_receive_timeout_raises_cancelled_error():
+    communicator = await _connected_mute()
+    await communicator.send_to(text_data="anyone?")
+    with pytest.raises(asyncio.TimeoutError):
+        await communicator.receive_from(timeout=0.1)
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize("how", ["receive timeout", "wait timeout", "stop"])
+async def test_every_call_after_the_app_was_cancelled_raises_cancelled_error(how):
+    communicator = await _connected_mute()
+    if how == "receive timeout":
+        with pytest.raises(asyncio.TimeoutError):
+            await communicator.receive_from(timeout=0.1)
+    elif how == "wait timeout":
+        await communicator.wait(timeout=0.1)
+    else:
+        communicator.stop()
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert communicator.future.cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.send_to(text_data="late")
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.receive_from(timeout=0.1)
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.receive_nothing(timeout=0.05)
+    with pytest.raises(asyncio.CancelledError):
+        communicator.stop()
+    communicator.stop(exceptions=False)
+    await communicator.wait(timeout=0.1)  # wait() returns normally, as upstream's
+
+
+async def test_http_communicator_after_a_timeout_raises_cancelled_error():
+    class Stalls(AsyncHttpConsumer):
+        async def handle(self, body):
+            await asyncio.Event().wait()
+
+    communicator = HttpCommunicator(Stalls.as_asgi(), "GET", "/")
+    with pytest.raises(asyncio.TimeoutError):
+        await communicator.get_response(timeout=0.1)
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.send_input({"type": "http.disconnect"})
 
 
 def test_channel_layer_from_sync_code():

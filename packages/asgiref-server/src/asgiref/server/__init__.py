@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback as traceback  # upstream's module binds it; logging imported it already
 from collections.abc import Hashable
 from typing import Any, TypedDict
 
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
 from asgiref.compatibility import guarantee_single_callable
+from asgiref.server import _runner
 
 __all__ = ["ApplicationDetails", "StatelessServer"]
 
@@ -46,41 +49,54 @@ class StatelessServer:
 
     #: Seconds between two sweeps of :meth:`application_checker`.
     application_checker_interval: float = 0.1
-    # How long shutdown waits for cancelled instances to finish their cleanup;
-    # an application that swallows cancellation must not block exit forever.
+    # How long shutdown waits for cancelled instances (and tasks) to finish
+    # their cleanup; one that swallows cancellation must not block exit forever.
     _shutdown_grace: float = 5.0
 
     def __init__(self, application: Any, max_applications: int = 1000) -> None:
         self.application = application
         self.max_applications = max_applications
         self.application_instances: dict[Hashable, ApplicationDetails] = {}
+        # When (time.monotonic()) the current stop must be over; run() holds
+        # its own cleanup of the loop to the same deadline.
+        self._stop_deadline: float | None = None
+        # Removed (evicted, deleted) instances still running their cancellation,
+        # by task; a stop waits for them too.
+        self._removed_running: dict[asyncio.Task[Any], Hashable] = {}
 
     # -- running -----------------------------------------------------------
 
     def run(self) -> None:
         """Serve until ``handle()`` ends; Ctrl-C stops the server cleanly.
 
-        A new event loop is made for the run (``asyncio.run``), so this works
-        in any thread, and on Python 3.14 where there is no implicit loop.
+        A new event loop is made for the run, so this works in any thread, and
+        on Python 3.14 where there is no implicit loop. Like ``asyncio.run``,
+        it cancels the tasks left on the loop at the end, but it returns at
+        most about a second after the shutdown grace whatever they do.
         """
         try:
-            asyncio.run(self.arun())
+            _runner.run_until_stopped(
+                self.arun(), lambda: self._stop_deadline, self._shutdown_grace
+            )
         except KeyboardInterrupt:
             logger.info("Interrupted (Ctrl-C): server stopped")
 
     async def arun(self) -> None:
-        """Serve on the running loop until ``handle()`` ends (or one of the two loops fails)."""
+        """Serve on the running loop until ``handle()`` ends (or one of the two loops fails).
+
+        Then ``handle()``, the checker and every instance are cancelled and
+        get the shutdown grace (5 s) to finish; what is still running after it
+        is logged and abandoned.
+        """
+        self._stop_deadline = None
         handler = asyncio.ensure_future(self.handle())
         checker = asyncio.ensure_future(self.application_checker())
         try:
             await asyncio.wait((handler, checker), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (handler, checker):
-                task.cancel()
-            await asyncio.wait((handler, checker))
-            await self._stop_all_instances()
+            await self._stop(handler, checker)
         for task in (handler, checker):
-            failure = None if task.cancelled() else task.exception()
+            failure = None if not task.done() or task.cancelled() else task.exception()
             if failure is not None:
                 raise failure
 
@@ -121,9 +137,13 @@ class StatelessServer:
         async def send(message: Any) -> None:
             await self.application_send(scope, message)
 
+        async def instance() -> Any:
+            # Called inside the task, so that an application failing in the
+            # call itself is reported like any crash, not raised into handle().
+            return await application(scope, input_queue.get, send)
+
         task = asyncio.get_running_loop().create_task(
-            application(scope, input_queue.get, send),
-            name=f"StatelessServer application instance {scope_id!r}",
+            instance(), name=f"StatelessServer application instance {scope_id!r}"
         )
         created = ApplicationDetails(
             scope=scope, input_queue=input_queue, future=task, last_used=time.time()
@@ -145,9 +165,7 @@ class StatelessServer:
         task = details["future"]
         if not task.done():
             task.cancel()
-            # Nobody reaps a forgotten instance, so a failure in its cleanup
-            # would otherwise surface as "exception was never retrieved".
-            task.add_done_callback(_log_failure_after_removal)
+            self._watch_removed(scope_id, task)
 
     async def application_checker(self) -> None:
         """Forever: every ``application_checker_interval`` s, reap finished instances."""
@@ -181,26 +199,41 @@ class StatelessServer:
             if self.application_instances.get(scope_id) is details:
                 del self.application_instances[scope_id]
 
-    async def _stop_all_instances(self) -> None:
-        running = [
-            d["future"] for d in self.application_instances.values() if not d["future"].done()
-        ]
+    async def _stop(self, handler: asyncio.Future[None], checker: asyncio.Future[None]) -> None:
+        """Cancel the two loops and every instance; wait for them all up to the grace."""
+        grace = self._shutdown_grace
+        self._stop_deadline = time.monotonic() + grace
+        running = [d["future"] for d in self.application_instances.values()]
         for task in running:
             task.cancel()
-        if running:
-            await asyncio.wait(running, timeout=self._shutdown_grace)
+        handler.cancel()
+        checker.cancel()
+        waited = [*running, *self._removed_running, handler, checker]
+        await asyncio.wait([task for task in waited if not task.done()], timeout=grace)
+        for name, loop_task in (("handle()", handler), ("application_checker()", checker)):
+            if not loop_task.done():
+                _runner.abandon(loop_task)
+                logger.warning("%s ignored cancellation for %s s; abandoned", name, grace)
         await self._reap_finished_instances()
         for scope_id, details in list(self.application_instances.items()):
-            logger.warning(
-                "Application instance %r ignored cancellation for %s s; abandoned",
-                scope_id,
-                self._shutdown_grace,
-            )
-            details["future"].add_done_callback(_log_failure_after_removal)
             del self.application_instances[scope_id]
+            self._watch_removed(scope_id, details["future"])
+        for task, scope_id in self._removed_running.items():
+            _runner.abandon(task)
+            logger.warning(
+                "Application instance %r ignored cancellation for %s s; abandoned", scope_id, grace
+            )
 
+    def _watch_removed(self, scope_id: Hashable, task: asyncio.Task[Any]) -> None:
+        # Nobody reaps a removed instance: a failure in its cleanup is logged
+        # here (not left as "exception was never retrieved").
+        self._removed_running[task] = scope_id
+        task.add_done_callback(self._removed_instance_done)
 
-def _log_failure_after_removal(task: asyncio.Task[Any]) -> None:
-    failure = None if task.cancelled() else task.exception()
-    if failure is not None:
-        logger.error("Exception inside removed application instance: %s", failure, exc_info=failure)
+    def _removed_instance_done(self, task: asyncio.Task[Any]) -> None:
+        self._removed_running.pop(task, None)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            logger.error(
+                "Exception inside removed application instance: %s", failure, exc_info=failure
+            )

@@ -26,7 +26,10 @@ class ApplicationCommunicator:
     first use, so the communicator can be built outside any event loop. The
     application starts in a fresh, empty ``contextvars`` context, as it would
     under a server. Once the application has failed, every later call re-raises
-    its exception.
+    its exception; once it has been cancelled (by a timeout, :meth:`stop` or
+    anything else), :meth:`send_input`, :meth:`receive_output`,
+    :meth:`receive_nothing` and :meth:`stop` raise ``asyncio.CancelledError``,
+    as asgiref 3.13.0 does, with a message saying what cancelled it.
 
     Subclasses (Channels' communicators) override :meth:`send_input` and
     :meth:`receive_output` and call ``super()``.
@@ -39,6 +42,8 @@ class ApplicationCommunicator:
         self._input_queue: asyncio.Queue[Any] | None = None
         self._output_queue: asyncio.Queue[Any] | None = None
         self._future: asyncio.Task[Any] | None = None
+        # What cancelled the application, for the CancelledError of later calls.
+        self._cancelled_by: str | None = None
 
     @property
     def input_queue(self) -> asyncio.Queue[Any]:
@@ -77,8 +82,8 @@ class ApplicationCommunicator:
     # -- sending and receiving ------------------------------------------------
 
     async def send_input(self, message: Any) -> None:
-        """Give the application one message (raises the app's failure, if any)."""
-        self._raise_failure()
+        """Give the application one message (raises the app's failure or cancellation)."""
+        self._raise_outcome()
         await self.input_queue.put(message)
 
     async def receive_output(self, timeout: float = 1) -> Any:
@@ -90,7 +95,7 @@ class ApplicationCommunicator:
         comes at once when the application has already returned.
         """
         application = self.future
-        self._raise_failure()
+        self._raise_outcome()
         queue = self.output_queue
         if not queue.empty():
             return queue.get_nowait()
@@ -107,9 +112,11 @@ class ApplicationCommunicator:
                     await asyncio.wait((getter,))
             if not getter.cancelled():
                 return getter.result()
-            self._raise_failure()
+            self._raise_outcome()
             if not application.done():
-                await self._cancel_application()
+                await self._cancel_application(
+                    f"by receive_output() after {timeout} s without a message"
+                )
                 raise AsgirefTimeoutError(
                     f"receive_output() waited {timeout} s for a message from "
                     f"{self._describe_application()} and got none; "
@@ -126,7 +133,7 @@ class ApplicationCommunicator:
         A message already waiting makes it return False at once; ``interval``
         is always slept whole, even past ``timeout``.
         """
-        self._raise_failure()
+        self._raise_outcome()
         queue = self.output_queue
         deadline = time.monotonic() + timeout
         # Polling, not an Event: watching the queue must not consume from it.
@@ -148,19 +155,24 @@ class ApplicationCommunicator:
             await asyncio.wait((application,), timeout=timeout)
         finally:
             if not application.done():
-                await self._cancel_application()
+                await self._cancel_application(f"by wait() after {timeout} s")
         if not application.cancelled():
             application.result()
 
     def stop(self, exceptions: bool = True) -> None:
-        """Cancel the application if it runs; else, with ``exceptions``, raise its failure."""
+        """Cancel the application if it runs; else, with ``exceptions``, raise how it ended.
+
+        That is its exception if it failed, ``asyncio.CancelledError`` if it
+        was cancelled; nothing if it returned.
+        """
         application = self._future
         if application is None:
             return
         if not application.done():
+            self._cancelled_by = self._cancelled_by or "by stop()"
             application.cancel()
-        elif exceptions and not application.cancelled():
-            application.result()
+        elif exceptions:
+            self._raise_outcome()
 
     def __del__(self) -> None:
         try:
@@ -180,8 +192,24 @@ class ApplicationCommunicator:
         if application.done() and not application.cancelled():
             application.result()
 
-    async def _cancel_application(self) -> None:
+    def _raise_outcome(self) -> None:
+        """Like :meth:`_raise_failure`, and raise ``CancelledError`` if the app was cancelled.
+
+        Upstream calls ``result()`` on the ended task, which raises that; the
+        type is kept (Channels' tests assert it), the message says why.
+        """
         application = self.future
+        if application.cancelled():
+            cause = self._cancelled_by or "(not by this communicator)"
+            raise asyncio.CancelledError(
+                f"{self._describe_application()} was cancelled {cause}: it can no "
+                "longer receive or send messages"
+            )
+        self._raise_failure()
+
+    async def _cancel_application(self, cause: str) -> None:
+        application = self.future
+        self._cancelled_by = self._cancelled_by or cause
         application.cancel()
         await asyncio.wait((application,), timeout=_CANCEL_GRACE)
         if not application.done():

@@ -32,8 +32,12 @@ class LifespanStartupError(LifespanError):
     """The application answered ``lifespan.startup.failed``; ``.message`` is its reason."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"application reported lifespan.startup.failed: {message!r}")
+        # The constructor's argument as args, so that a pickled copy rebuilds the same error.
+        super().__init__(message)
         self.message = message
+
+    def __str__(self) -> str:
+        return f"application reported lifespan.startup.failed: {self.message!r}"
 
 
 class LifespanShutdownError(LifespanError):
@@ -70,6 +74,8 @@ class ApplicationLifespan:
             "state": self.state,
         }
         self._communicator: ApplicationCommunicator | None = None
+        # True once the lifespan is over: a failed startup, or shutdown() called.
+        self._ended = False
 
     async def startup(self) -> None:
         """Send ``lifespan.startup`` and wait for the application's answer."""
@@ -77,10 +83,12 @@ class ApplicationLifespan:
             raise RuntimeError("this ApplicationLifespan was already started")
         communicator = ApplicationCommunicator(self.application, self.scope)
         self._communicator = communicator
+        self._ended = True  # until the application answers lifespan.startup.complete
         await communicator.send_input({"type": "lifespan.startup"})
         reply = await self._next_reply(communicator, "startup", self.startup_timeout)
         kind = reply.get("type")
         if kind == "lifespan.startup.complete":
+            self._ended = False
             return
         # A failed startup ends the lifespan: the app is not asked to shut down.
         await communicator.wait(self.shutdown_timeout)
@@ -95,15 +103,20 @@ class ApplicationLifespan:
         communicator = self._communicator
         if communicator is None:
             raise RuntimeError("shutdown() before a successful startup()")
-        if communicator.future.done():
+        if self._ended:
             raise RuntimeError("the lifespan has already ended")
-        await communicator.send_input({"type": "lifespan.shutdown"})
-        try:
-            reply = await self._next_reply(communicator, "shutdown", self.shutdown_timeout)
-        except LifespanUnsupportedError as error:
+        self._ended = True
+        application = communicator.future
+        if application.done():
+            failure = None if application.cancelled() else application.exception()
+            how = "was cancelled" if application.cancelled() else "returned"
+            if failure is not None:
+                how = f"crashed ({failure!r})"
             raise LifespanShutdownError(
-                f"application crashed during lifespan shutdown: {error.__cause__!r}"
-            ) from error.__cause__
+                f"the application {how} between lifespan startup and shutdown"
+            ) from failure
+        await communicator.send_input({"type": "lifespan.shutdown"})
+        reply = await self._next_reply(communicator, "shutdown", self.shutdown_timeout)
         kind = reply.get("type")
         if kind == "lifespan.shutdown.failed":
             message = str(reply.get("message", ""))
@@ -135,26 +148,43 @@ class ApplicationLifespan:
     ) -> Mapping[str, Any]:
         try:
             reply = await communicator.receive_output(timeout)
-        except Exception as error:
+        except BaseException as error:
             application = communicator.future
-            if application.done() and not application.cancelled():
-                failure = application.exception()
-                if failure is None:
-                    raise LifespanUnsupportedError(
-                        f"the application returned on the lifespan scope during {phase} "
-                        "without answering: it does not support the lifespan protocol"
-                    ) from error
-                raise LifespanUnsupportedError(
-                    f"the application raised {failure!r} on the lifespan scope during "
-                    f"{phase}: it does not support the lifespan protocol, or its "
-                    f"{phase} crashed (see the cause above)"
-                ) from failure
-            if isinstance(error, TimeoutError) and application.cancelled():
+            ended = application.done() and not application.cancelled()
+            failure = application.exception() if ended else None
+            # The application's own end (its exception, or "already ended" for
+            # a return), not a cancellation of the calling task.
+            if ended and (error is failure or isinstance(error, Exception)):
+                raise _ended_during(phase, failure) from failure or error
+            if isinstance(error, TimeoutError):
+                state = (
+                    "has been cancelled" if application.cancelled() else "ignored its cancellation"
+                )
                 raise AsgirefTimeoutError(
                     f"lifespan {phase}: the application did not answer lifespan.{phase} "
-                    f"within {timeout} s and has been cancelled"
+                    f"within {timeout} s and {state}"
                 ) from error
             raise
         if not isinstance(reply, Mapping):
             raise LifespanError(f"expected a lifespan.{phase} message, got {reply!r}")
         return cast("Mapping[str, Any]", reply)
+
+
+def _ended_during(phase: str, failure: BaseException | None) -> LifespanError:
+    """The error for an application that returned or raised instead of answering ``phase``."""
+    if phase == "shutdown":
+        if failure is None:
+            return LifespanShutdownError(
+                "the application returned during lifespan shutdown without answering it"
+            )
+        return LifespanShutdownError(f"application crashed during lifespan shutdown: {failure!r}")
+    if failure is None:
+        return LifespanUnsupportedError(
+            f"the application returned on the lifespan scope during {phase} "
+            "without answering: it does not support the lifespan protocol"
+        )
+    return LifespanUnsupportedError(
+        f"the application raised {failure!r} on the lifespan scope during "
+        f"{phase}: it does not support the lifespan protocol, or its "
+        f"{phase} crashed (see the cause above)"
+    )

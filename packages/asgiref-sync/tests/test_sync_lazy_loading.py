@@ -19,6 +19,7 @@ pytestmark = pytest.mark.timeout(60)
 _DEFERRED = (
     "asgiref.current_thread_executor",  # the first async_to_sync or thread-sensitive call
     "asgiref.sync._loop_runner",  # the first async_to_sync call from a plain thread
+    "asgiref.sync._fresh_loop",  # with it
     "asgiref.sync._one_thread",  # the first thread-sensitive sync_to_async call
     "concurrent.futures.thread",  # with it (OneThreadExecutor is a ThreadPoolExecutor)
     "queue",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+
 # One rule for "is this a coroutine function" (it honours markcoroutinefunction
 # on every Python): the bridge's.
 from asgiref.sync import iscoroutinefunction

@@ -19,16 +19,20 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Executor, Future, InvalidStateError
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
 
 __all__ = ["CurrentThreadExecutor"]  # CallOutcome is for asgiref.sync only
 
 if TYPE_CHECKING:
     from _thread import LockType
-    from typing import ParamSpec, TypeVar
 
-    _P = ParamSpec("_P")
-    _R = TypeVar("_R")
+# Upstream's module defines these at run time too (ParamSpec and TypeVar are
+# its imports); code may read them from here.
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 # -- CallOutcome ------------------------------------------------------------
@@ -257,6 +261,27 @@ def _run_job(
         future.set_exception(exc)
     else:
         future.set_result(outcome)
+
+
+class _WorkItem:  # pyright: ignore[reportUnusedClass]  (upstream's name, for other code)
+    """One queued call in upstream's shape: ``_WorkItem(future, fn, *args,
+    **kwargs)``, whose ``run()`` calls ``fn`` into ``future`` unless the
+    future was cancelled. The executors here queue plain tuples instead (see
+    _Job); this is for code that builds work items itself.
+    """
+
+    __slots__ = ("args", "fn", "future", "kwargs")
+
+    def __init__(
+        self, future: "Future[Any]", fn: "Callable[..., Any]", *args: Any, **kwargs: Any
+    ) -> None:
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def run(self) -> None:
+        _run_job(self.future, self.fn, self.args, self.kwargs)
 
 
 class CurrentThreadExecutor(Executor):

@@ -18,8 +18,15 @@ import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
+from typing import final as final  # upstream's module has this name (it imports it)
+
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
 
 __all__ = ["Local"]
+
+# Upstream's name for object.__setattr__, which its Local uses to set its own
+# attributes; kept for code that reads it from here.
+_object_setattr: Final = object.__setattr__
 
 # asyncio's C-level "running loop of this thread, or None": the public
 # get_running_loop() raises when there is none, which costs an exception per
@@ -362,8 +369,13 @@ class _ThreadCriticalLocal(Local):
         var = data.get(name)
         if var is None:
             # setdefault is atomic: racing threads end up sharing one variable.
-            var = data.setdefault(name, contextvars.ContextVar(f"Local.{name}"))
+            var = data.setdefault(name, contextvars.ContextVar(_CRITICAL_PREFIX + name))
         return var
+
+
+# Names of the context variables of thread-critical values, which tell them
+# from those of default-mode ones (``Local.<name>``).
+_CRITICAL_PREFIX: Final = "Local(thread_critical=True)."
 
 
 # Reads of the instance's own slots from inside __getattribute__ (plain
@@ -438,3 +450,62 @@ def _pop_value(
         var.set(entry)
         return
     var.set(_with_written(local, current, None if before is _NOT_WRITTEN else before))
+
+
+# -- moving a context onto another thread (asgiref.sync._restore_context) -----------
+
+
+class _Storage:
+    """Upstream's record of a default-mode ``Local``'s values and the thread
+    they belong to, in its shape (``_Storage(thread_id, data)``).
+
+    Our ``Local`` does not store values in it (see the storage notes above);
+    it exists for code that builds or re-homes such records itself, and
+    ``_restore_context`` re-homes any it finds, as upstream's does.
+    """
+
+    __slots__ = ("data", "thread_id")
+
+    def __init__(self, thread_id: int, data: "dict[str, Any]") -> None:
+        self.thread_id = thread_id
+        self.data = data
+
+
+def _rehome(storage: "_Storage") -> "_Storage":
+    """A record of the same values that belongs to the current thread."""
+    return _Storage(threading.get_ident(), storage.data)
+
+
+# What _moved_here returns for a variable whose value must not be moved.
+_MOVE_LEAVES_ALONE: Final = object()
+
+
+def _moved_here(var: "contextvars.ContextVar[Any]", value: Any) -> Any:  # pyright: ignore[reportUnusedFunction]
+    """The value ``var`` takes when a context holding ``value`` is moved onto
+    the current thread on purpose.
+
+    Default-mode ``Local`` values become this thread's own (written under its
+    home, which also becomes the context's), so they are visible here in sync
+    and async code alike, as upstream's re-homing makes them; thread-critical
+    values stay with the thread that set them (_MOVE_LEAVES_ALONE).
+    """
+    if type(value) is _Storage:
+        return _rehome(value)
+    name = var.name
+    if name.startswith(_CRITICAL_PREFIX):
+        return _MOVE_LEAVES_ALONE
+    if var is _home:
+        return _thread_home()
+    if name.startswith("Local.") and _storage.get(name[6:]) is var:
+        return _rehomed_entry(value, _thread_home())
+    return value
+
+
+def _rehomed_entry(entry: "_Entry", home: "_Home") -> "_Entry":
+    owner, _, value = entry
+    if owner is None:  # nothing written
+        return entry
+    if owner is _SHARED:
+        writers = cast("dict[Local, tuple[Any, Any]]", value)
+        return (_SHARED, None, {local: (home, held) for local, (_, held) in writers.items()})
+    return (owner, home, value)

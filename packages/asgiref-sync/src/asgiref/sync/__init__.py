@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import itertools
 import os
 import sys
 import threading
@@ -32,16 +33,31 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
+# The "as" imports (here and from asgiref.local) are names upstream's module
+# defines, mostly imports for its own annotations, that code may read from
+# here: the same objects. Its ThreadPoolExecutor is read through __getattr__
+# below, so that importing this module does not load the thread pool machinery.
+from typing import Dict as Dict  # noqa: UP035
+from typing import Generic as Generic
+from typing import List as List  # noqa: UP035
+from typing import Optional as Optional
+
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
 from asgiref.local import (
+    _MOVE_LEAVES_ALONE,  # pyright: ignore[reportPrivateUsage]
     Local,
     _bridge_state,  # pyright: ignore[reportPrivateUsage]
     _crossing,  # pyright: ignore[reportPrivateUsage]
     _get_running_loop,  # pyright: ignore[reportPrivateUsage]
     _local_get,  # pyright: ignore[reportPrivateUsage]
+    _moved_here,  # pyright: ignore[reportPrivateUsage]
     _push_value,  # pyright: ignore[reportPrivateUsage]
 )
+from asgiref.local import _rehome as _rehome  # pyright: ignore[reportPrivateUsage]
+from asgiref.local import _Storage as _Storage  # pyright: ignore[reportPrivateUsage]
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor as ThreadPoolExecutor
     from typing import Generic as _Generic
     from typing import TypeAlias
     from weakref import WeakKeyDictionary
@@ -148,8 +164,12 @@ _PARTIAL: Final = cast("type[functools.partial[Any]]", functools.partial)
 _TASKS_TAKE_CONTEXT = sys.version_info >= (3, 11)
 _TASKS_START_EAGERLY = sys.version_info >= (3, 12)
 
-if TYPE_CHECKING:
-    _F = TypeVar("_F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# What sys.exc_info() returns (upstream takes it from _typeshed).
+OptExcInfo: "TypeAlias" = (
+    tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+)
 
 # The task running on a loop, for _run_first_step_now (3.10/3.11 only):
 # asyncio's own loop -> task map, read directly (asyncio.current_task is a
@@ -311,6 +331,23 @@ def _flow_back(context: "contextvars.Context") -> None:
             var.set(value)
 
 
+def _restore_context(context: "contextvars.Context") -> None:  # pyright: ignore[reportUnusedFunction]
+    """Copy the values of ``context`` into the current context (upstream's
+    name; code that runs coroutines on a runtime of its own calls it).
+
+    Like :func:`_flow_back`, it leaves the bridge's own variables alone.
+    The context is moved onto this thread on purpose, so the ``Local``
+    values in it become this thread's own, as upstream re-homes them;
+    thread-critical ``Local`` values stay with the thread that set them.
+    """
+    for var, value in context.items():
+        if var in _BRIDGE_PRIVATE_VARS:
+            continue
+        value = _moved_here(var, value)
+        if value is not _MOVE_LEAVES_ALONE and var.get(_MISSING) is not value:
+            var.set(value)
+
+
 def _resolve(
     future: "Future[Any]", value: Any = None, error: "BaseException | None" = None
 ) -> None:
@@ -377,13 +414,18 @@ async def _until_work_finished(executor: Executor) -> None:
         await loop.run_in_executor(None, executor.shutdown)
 
 
-def _one_thread_executor() -> Executor:
+_context_executor_numbers = itertools.count(1)
+
+
+def _one_thread_executor(purpose: str) -> Executor:
     # Imported here: concurrent.futures loads its thread pool module (and
     # queue) on first use only, and ``import asgiref.sync`` should cost no
     # more than ``import asyncio``.
     from asgiref.sync._one_thread import OneThreadExecutor
 
-    return OneThreadExecutor("asgiref-thread-sensitive")
+    # Each thread's name says what it serves and tells it from the others
+    # (``%(threadName)s`` in logs must tell concurrent requests apart).
+    return OneThreadExecutor(f"asgiref-thread-sensitive-{purpose}")
 
 
 class _ProcessWideExecutor:
@@ -401,7 +443,7 @@ class _ProcessWideExecutor:
         with self.lock:
             current = SyncToAsync.__dict__["single_thread_executor"]
             if current is self:
-                current = _one_thread_executor()
+                current = _one_thread_executor("process")
                 type.__setattr__(SyncToAsync, "single_thread_executor", current)
         return cast(Executor, current)
 
@@ -754,35 +796,43 @@ class AsyncToSync(_Generic[_P, _R]):
             undo()
 
     def _run_on_own_loop(self, awaitable: "Awaitable[_R]") -> "_R":
-        from asgiref.sync._loop_runner import acquire_runner
+        """Run the call on an event loop of the bridge's own, as upstream's
+        fresh ``asyncio.run`` would (see asgiref.sync._loop_runner)."""
+        from asgiref.sync._loop_runner import acquire_runner, release_runner
 
-        runner, one_shot = acquire_runner(
-            self.async_single_thread_context.get(None), self.context_to_thread_executor
-        )
-        loop = runner.loop
         executor, undo, context = self._prepare()
         call_result: Future[_R] = _CallOutcome()
-        self.loop_thread_executors[loop] = executor
-        completed = False
+        runner: LoopRunner | None = None
+        # The loop the call starts on (a runner replaces its loop, before the
+        # call returns, when the call left it unlike a fresh one).
+        loop: asyncio.AbstractEventLoop | None = None
+        pooled = completed = False
         try:
+            runner, pooled = acquire_runner(
+                self.async_single_thread_context.get(None), self.context_to_thread_executor
+            )
+            loop = runner.loop
+            self.loop_thread_executors[loop] = executor
             coro = self.main_wrap(call_result, sys.exc_info(), None, context, awaitable)
             done = runner.launch(coro, context[0])
-            executor.run_until_future(done)
+            runner.serve_until_done(executor, done)
             completed = True
-            done.result()
             _flow_back(context[0])
+            # What escaped the loop (SystemExit from a task, say) comes
+            # first, as it escapes upstream's asyncio.run.
+            done.result()
             return call_result.result()
         finally:
             if not call_result.running() and not call_result.done():
                 _discard(awaitable)  # main_wrap never got to it
-            self.loop_thread_executors.pop(loop, None)
             undo()
-            runner.release()
-            if one_shot or not completed:
-                # Interrupted (e.g. KeyboardInterrupt) while the coroutine may
-                # still run: retire the loop, which cancels what is left on it,
-                # rather than hand a busy loop to the next call.
-                runner.close()
+            if loop is not None:
+                self.loop_thread_executors.pop(loop, None)
+            if runner is not None:
+                # Interrupted (e.g. KeyboardInterrupt) while the coroutine
+                # may still run: the runner is retired, which cancels what
+                # is left on it, rather than handed to the next call busy.
+                release_runner(runner, pooled, completed)
 
     async def main_wrap(
         self,
@@ -866,7 +916,9 @@ def _discard(awaitable: object) -> None:
 
 def _untrack(task_context: "list[asyncio.Task[Any]] | None") -> None:
     # Listed only once suspended (see _start_main_task): usually empty.
-    if not task_context:
+    # No running loop: a coroutine finalised by the garbage collector
+    # outside any loop (see main_wrap), whose task is gone with its loop.
+    if not task_context or _get_running_loop() is None:
         return
     task = asyncio.current_task()
     if task is not None and task in task_context:
@@ -1066,7 +1118,9 @@ class ThreadSensitiveContext:
         executors = SyncToAsync.context_to_thread_executor
         executor = executors.get(self)
         if executor is None:
-            executor = executors.setdefault(self, _one_thread_executor())
+            executor = executors.setdefault(
+                self, _one_thread_executor(f"context-{next(_context_executor_numbers)}")
+            )
             if self._state == "exited":
                 # A task that outlived the context calls through it (as
                 # upstream allows): no exit will shut this executor down, so
@@ -1121,6 +1175,10 @@ if not TYPE_CHECKING:  # hidden from type checkers: every unknown name would typ
         if name == "CurrentThreadExecutor":
             _load_waiting_side()
             return _CurrentThreadExecutor
+        if name == "ThreadPoolExecutor":
+            from concurrent.futures import ThreadPoolExecutor
+
+            return ThreadPoolExecutor
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

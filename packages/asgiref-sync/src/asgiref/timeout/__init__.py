@@ -13,6 +13,11 @@ import sys
 import warnings
 from types import TracebackType
 
+# Upstream's module imports these two names; code may read them from here.
+from typing import Any as Any
+from typing import Optional as Optional
+
+from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
 from asgiref.compatibility._timeout_error import AsgirefTimeoutError
 
 __all__ = ["timeout"]

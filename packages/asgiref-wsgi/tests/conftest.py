@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
@@ -159,26 +160,45 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    # Where the current test's part of the log begins (servers outlive tests).
+    log_start: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def status_kib(self, field_name: str) -> int:
-        """A memory figure (VmRSS, VmHWM) of the server process, in KiB."""
+        """A number from the server process's /proc status: VmRSS, VmHWM (KiB), Threads."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith(field_name + ":"):
                 return int(line.split()[1])
         raise AssertionError(f"{field_name} not in /proc status")
 
+    def threads(self) -> int:
+        return self.status_kib("Threads")
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def new_output(self) -> str:
+        """What the server logged since ``mark_log()``."""
+        return self.output()[self.log_start :]
+
+    def mark_log(self) -> Server:
+        self.log_start = len(self.output())
+        return self
+
 
 def _command(kind: str, target: str, port: int) -> list[str]:
-    if kind == "uvicorn":
-        # uvicorn's default settings: only where to listen is given.
-        return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+    server, _, http = kind.partition("-")
+    if server == "uvicorn":
+        # uvicorn's default settings: only where to listen is given, and for
+        # "uvicorn-h11" / "uvicorn-httptools" which HTTP parser to use.
+        command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1"]
+        return [*command, "--port", str(port), *(["--http", http] if http else [])]
     if kind == "daphne":
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), target]
     if kind == "hypercorn":
@@ -243,6 +263,25 @@ def daphne_server(server_tmp: Path) -> Iterator[Server]:
     pytest.importorskip("daphne")
     with start_server("daphne", "wsgi_server_apps:application", server_tmp) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def server_for(server_tmp: Path) -> Iterator[Callable[..., Server]]:
+    """Starts a server of a kind ("uvicorn-h11", "hypercorn", ...) for a target on first use.
+
+    Each (kind, target) runs once per test module and is stopped when the module ends.
+    """
+    with contextlib.ExitStack() as stack:
+        started: dict[tuple[str, str], Server] = {}
+
+        def get(kind: str, target: str = "wsgi_server_apps:application") -> Server:
+            if kind == "uvicorn-httptools" and importlib.util.find_spec("httptools") is None:
+                pytest.skip("httptools is not installed")
+            if (kind, target) not in started:
+                started[kind, target] = stack.enter_context(start_server(kind, target, server_tmp))
+            return started[kind, target]
+
+        yield get
 
 
 @pytest.fixture(params=["uvicorn", "hypercorn", "daphne"])

@@ -132,10 +132,34 @@ async def test_malformed_headers_are_400(
 
 
 @pytest.mark.usefixtures("no_error_logs")
-async def test_conflicting_content_lengths_are_400(run_asgi: Any, scope_for: Any) -> None:
-    headers = [(b"content-length", b"5"), (b"content-length", b"6")]
+@pytest.mark.parametrize(
+    ("values", "status", "seen"), [((b"5", b"6"), 400, None), ((b"0", b"0"), 200, "0")]
+)
+async def test_repeated_content_lengths(
+    run_asgi: Any, scope_for: Any, values: tuple[bytes, bytes], status: int, seen: str | None
+) -> None:
+    # Different values -> 400 without the app; equal values reach it as one.
+    headers = [(b"content-length", value) for value in values]
+    reply, app, _ = await reject(run_asgi, scope_for, headers)
+    assert reply.status == status
+    assert [environ["CONTENT_LENGTH"] for environ in app.environs] == ([seen] if seen else [])
+
+
+@pytest.mark.usefixtures("no_error_logs")
+@pytest.mark.parametrize("coding", [b"chunked", b"gzip, chunked", b"identity"])
+@pytest.mark.parametrize("first", ["content-length", "transfer-encoding"])
+async def test_content_length_with_transfer_encoding_is_400(
+    run_asgi: Any, scope_for: Any, coding: bytes, first: str
+) -> None:
+    # RFC 9112 6.1: the request-smuggling shape. The app never sees a length
+    # that contradicts the framing, and the connection is not reused.
+    headers = [(b"content-length", b"4"), (b"transfer-encoding", coding)]
+    if first == "transfer-encoding":
+        headers.reverse()
     reply, app, _ = await reject(run_asgi, scope_for, headers)
     assert reply.status == 400
+    assert reply.body == b"Bad Request: Content-Length with Transfer-Encoding"
+    assert reply.header(b"connection") == b"close"
     assert not app.environs
 
 

@@ -17,11 +17,12 @@ from asgiref.wsgi._errors import (
     ClientDisconnected,
     RejectedRequestError,
     RequestBodyTooLarge,
+    RequestTimeout,
 )
 from asgiref.wsgi._filewrapper import FileWrapper
 from asgiref.wsgi._input import BodyPump, InputStream
 from asgiref.wsgi._output import ResponseChannel
-from asgiref.wsgi._pool import LazyPool, shared_pool
+from asgiref.wsgi._pool import LazyPool, WorkerPool, shared_pool
 from asgiref.wsgi._response import ExcInfo, ResponseWriter, Write, run_application
 
 logger = logging.getLogger("asgiref.wsgi")
@@ -33,6 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 WSGIApplication = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 _KIB = 1024
+_CLIENT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class _Options:
     max_body_size: int | None
     body_buffer_size: int
     stream_buffer_size: int
+    client_timeout: float | None
 
     def __post_init__(self) -> None:
         for name in ("max_headers", "max_body_size"):
@@ -51,16 +54,24 @@ class _Options:
         for name in ("body_buffer_size", "stream_buffer_size"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.client_timeout is not None and not self.client_timeout > 0:
+            raise ValueError("client_timeout must be None or > 0")
 
 
-async def _send_plain(send: Send, status: int, text: str) -> None:
+_PLAIN = [(b"content-type", b"text/plain")]
+# After a request whose body was not read whole, or whose framing is suspect,
+# the rest of the stream must not be read as another request.
+_PLAIN_AND_CLOSE = [*_PLAIN, (b"connection", b"close")]
+
+
+async def _send_plain(send: Send, status: int, text: str, *, close: bool = False) -> None:
     """A complete short text/plain response (the adapter's own 4xx/5xx)."""
     try:
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"text/plain")],
+                "headers": _PLAIN_AND_CLOSE if close else _PLAIN,
             }
         )
         await send({"type": "http.response.body", "body": text.encode("latin-1")})
@@ -87,6 +98,13 @@ async def _refuse_websocket(receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1000})
 
 
+def _uncancel(task: asyncio.Task[Any] | None) -> None:
+    """Forget a cancellation the adapter made and handled itself (Python 3.11+ counts them)."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
+
+
 class WsgiToAsgiInstance:
     """One request's bridge between an ASGI server and the WSGI application.
 
@@ -103,6 +121,7 @@ class WsgiToAsgiInstance:
         max_body_size: int | None = None,
         body_buffer_size: int = 64 * _KIB,
         stream_buffer_size: int = 256 * _KIB,
+        client_timeout: float | None = _CLIENT_TIMEOUT,
         executor: Executor | None = None,
     ) -> None:
         self.duplicate_header_limit = duplicate_header_limit
@@ -113,6 +132,7 @@ class WsgiToAsgiInstance:
             max_body_size,
             body_buffer_size,
             stream_buffer_size,
+            client_timeout,
         )
         self._executor = executor
         self._writer: ResponseWriter | None = None
@@ -164,21 +184,32 @@ class WsgiToAsgiInstance:
         try:
             environ = self.build_environ(scope, None)
         except RejectedRequestError as rejection:
-            await _send_plain(send, rejection.status, rejection.reason)
+            await _send_plain(send, rejection.status, rejection.reason, close=rejection.close)
             return
         declared = environ.get("CONTENT_LENGTH")
         if options.max_body_size is not None and int(declared or 0) > options.max_body_size:
-            await _send_plain(send, 413, "Payload Too Large")
+            await _send_plain(send, 413, "Payload Too Large", close=True)
             return
 
         loop = asyncio.get_running_loop()
-        channel = ResponseChannel(loop, options.stream_buffer_size)
+        executor = self._executor or shared_pool().get()
+        client_wait = (
+            executor.client_wait if isinstance(executor, WorkerPool) else contextlib.nullcontext
+        )
+        timeout = options.client_timeout
+        channel = ResponseChannel(
+            loop, options.stream_buffer_size, timeout=timeout, client_wait=client_wait
+        )
         pump = BodyPump(
             loop,
             receive,
             buffer_size=max(options.stream_buffer_size, options.body_buffer_size),
             max_body_size=options.max_body_size,
+            timeout=timeout,
+            body_expected=declared not in (None, "0") or "HTTP_TRANSFER_ENCODING" in environ,
             on_disconnect=channel.client_left,
+            response_started=lambda: channel.response_started,
+            client_wait=client_wait,
         )
         environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))
         pump_task = loop.create_task(pump.run())
@@ -189,9 +220,12 @@ class WsgiToAsgiInstance:
             if pump.disconnected:
                 return
             if pump.too_large:
-                await _send_plain(send, 413, "Payload Too Large")
+                await _send_plain(send, 413, "Payload Too Large", close=True)
                 return
-            await self._run_and_deliver(loop, environ, channel, send)
+            if pump.timed_out:
+                await _send_plain(send, 408, "Request Timeout", close=True)
+                return
+            await self._run_and_deliver(loop, executor, environ, channel, send)
         finally:
             pump.abort()
             channel.stop()
@@ -208,6 +242,7 @@ class WsgiToAsgiInstance:
     async def _run_and_deliver(
         self,
         loop: asyncio.AbstractEventLoop,
+        executor: Executor,
         environ: dict[str, Any],
         channel: ResponseChannel,
         send: Send,
@@ -229,14 +264,27 @@ class WsgiToAsgiInstance:
                 errors_stream.flush()
                 channel.finish()
 
-        executor = self._executor or shared_pool().get()
         # The app sees the context variables of the ASGI task that serves it.
         outcome = loop.run_in_executor(executor, contextvars.copy_context().run, run_in_thread)
+        delivering = asyncio.current_task()
+        if delivering is not None:
+            # A client that takes nothing for client_timeout: stop waiting in send().
+            channel.on_timeout = delivering.cancel
         try:
             await self._deliver(channel, send)
+        except asyncio.CancelledError:
+            if not channel.timed_out:
+                raise
+            _uncancel(delivering)
         finally:
+            channel.on_timeout = None
             channel.stop()
         error = await outcome
+        if channel.timed_out:
+            logger.warning(
+                "Response abandoned: the client took nothing for %s s", self._options.client_timeout
+            )
+            return
         await self._finish(error, writer, channel, send)
 
     @staticmethod
@@ -280,9 +328,11 @@ class WsgiToAsgiInstance:
             # for a complete one.
             raise error
         if isinstance(error, RequestBodyTooLarge):
-            await _send_plain(send, 413, "Payload Too Large")
+            await _send_plain(send, 413, "Payload Too Large", close=True)
+        elif isinstance(error, RequestTimeout):
+            await _send_plain(send, 408, "Request Timeout", close=True)
         elif isinstance(error, ClientDisconnected):
-            await _send_plain(send, 400, "Bad Request: Incomplete request body")
+            await _send_plain(send, 400, "Bad Request: Incomplete request body", close=True)
         else:
             logger.error("Exception in WSGI application %r", self.wsgi_application, exc_info=error)
             await _send_plain(send, 500, "Internal Server Error")
@@ -306,6 +356,7 @@ class WsgiToAsgi:
         max_body_size: int | None = None,
         body_buffer_size: int = 64 * _KIB,
         stream_buffer_size: int = 256 * _KIB,
+        client_timeout: float | None = _CLIENT_TIMEOUT,
     ) -> None:
         self.duplicate_header_limit = duplicate_header_limit
         self.wsgi_application = wsgi_application
@@ -316,6 +367,7 @@ class WsgiToAsgi:
             "max_body_size": max_body_size,
             "body_buffer_size": body_buffer_size,
             "stream_buffer_size": stream_buffer_size,
+            "client_timeout": client_timeout,
         }
         # Fail at construction, not at the first request.
         _Options(duplicate_header_limit, **self._instance_options)

@@ -103,7 +103,14 @@ def header_environ(
     """The CONTENT_* and HTTP_* environ entries, and the declared body length."""
     environ: dict[str, str] = {}
     content_length: int | None = None
-    for name, values in _group_headers(headers, duplicate_limit, max_headers).items():
+    grouped = _group_headers(headers, duplicate_limit, max_headers)
+    if b"content-length" in grouped and b"transfer-encoding" in grouped:
+        # RFC 9112 6.1: the server framed the body by Transfer-Encoding, so the
+        # length is a lie; a proxy in front may have believed it (smuggling).
+        raise RejectedRequestError(
+            400, "Bad Request: Content-Length with Transfer-Encoding", close=True
+        )
+    for name, values in grouped.items():
         if name == b"content-length":
             content_length = _content_length(values)
             environ["CONTENT_LENGTH"] = str(content_length)

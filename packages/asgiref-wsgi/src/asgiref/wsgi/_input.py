@@ -4,6 +4,11 @@ The loop side (``BodyPump``) reads ``http.request`` messages ahead of the
 application, but never more than ``buffer_size`` bytes; the thread side
 (``InputStream``) is the file-like object the application reads from. Memory
 stays bounded whatever the body's size.
+
+Two rules keep a hostile client from holding the application: a body that
+makes no progress for ``timeout`` seconds fails the read (``RequestTimeout``),
+and once the application has started its response and stopped reading, the
+rest of the body is drained unread, so that a client leaving is still seen.
 """
 
 from __future__ import annotations
@@ -11,11 +16,18 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
-from asgiref.wsgi._errors import ClientDisconnected, RequestBodyTooLarge
+from asgiref.wsgi._errors import (
+    ClientDisconnected,
+    RequestBodyDiscarded,
+    RequestBodyTooLarge,
+    RequestTimeout,
+)
+from asgiref.wsgi._pool import ClientWait
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -23,6 +35,12 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 # still alive; only matters if the loop was closed without ending the request
 # (a thread blocked forever would also block interpreter exit).
 _WAKE_INTERVAL = 1.0
+# With a full read-ahead buffer and the response started, an application that
+# has not read for this long is taken to be done with the body. Short enough
+# for a client leaving to be seen within a second, long enough for an app that
+# streams its response while it reads (and so pauses between reads) to go on.
+_UNREAD_GRACE = 0.5
+_FULL_BUFFER_CHECK = 0.1
 
 
 class BodyPump:
@@ -35,25 +53,44 @@ class BodyPump:
         *,
         buffer_size: int,
         max_body_size: int | None,
+        timeout: float | None,
+        body_expected: bool,
         on_disconnect: Callable[[], None],
+        response_started: Callable[[], bool],
+        client_wait: ClientWait,
     ) -> None:
         self._loop = loop
         self._receive = receive
         self._buffer_size = max(buffer_size, 1)
         self._max_body_size = max_body_size
+        self._timeout = timeout
+        # A request that announces no body gets it (empty) at once: no timer needed.
+        self._body_expected = body_expected
         self._on_disconnect = on_disconnect
+        self._response_started = response_started
+        self._client_wait = client_wait
         self._condition = threading.Condition()
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._received = 0
+        self._last_read = time.monotonic()
         self.complete = False
         self.disconnected = False
         self.too_large = False
+        # Why reads fail once the buffered bytes are used up (set at most once).
+        self.failure: type[OSError] | None = None
+        self._failure_text = ""
         self._aborted = False
         self._ended = False
         self._space = asyncio.Event()
         self._space.set()
         self._arrived = asyncio.Event()
+        # A receive() still pending after its wait timed out.
+        self._receiving: asyncio.Future[MutableMapping[str, Any]] | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.failure is RequestTimeout
 
     # -- event loop side -------------------------------------------------
 
@@ -62,13 +99,19 @@ class BodyPump:
         try:
             await self._pump()
         finally:
+            if self._receiving is not None:
+                self._receiving.cancel()
             self._ended = True
             self._arrived.set()
 
     async def _pump(self) -> None:
         while not self.complete:
-            await self._space.wait()
-            message = await self._receive()
+            if not self._space.is_set() and self.failure is None:
+                await self._wait_for_room()
+            message = await self._next_message()
+            if message is None:
+                self._fail(RequestTimeout, "no request body bytes arrived in time")
+                continue
             kind = message.get("type")
             if kind == "http.disconnect":
                 self._mark_disconnected()
@@ -84,17 +127,60 @@ class BodyPump:
                 self._mark_disconnected()
                 return
 
+    async def _next_message(self) -> MutableMapping[str, Any] | None:
+        """The next message, or None if a wanted body made no progress in time.
+
+        A receive() that timed out stays pending for the next call: the
+        server's receive is never cancelled half-way. (asyncio.wait_for is
+        avoided on purpose: before Python 3.12 it can swallow the pump's own
+        cancellation when the message arrives at that moment.)
+        """
+        timed = self._timeout is not None and self._body_expected and self.failure is None
+        if self._receiving is None:
+            if not timed:
+                return await self._receive()
+            self._receiving = asyncio.ensure_future(self._receive())
+        receiving = self._receiving
+        done, _ = await asyncio.wait({receiving}, timeout=self._timeout if timed else None)
+        if not done:
+            return None
+        self._receiving = None
+        return receiving.result()
+
+    async def _wait_for_room(self) -> None:
+        """Wait until the reader makes room, or until it is clearly done with the body."""
+        room = asyncio.ensure_future(self._space.wait())
+        try:
+            while not room.done():
+                idle = time.monotonic() - self._last_read
+                if idle >= _UNREAD_GRACE and self._response_started():
+                    self._fail(RequestBodyDiscarded, "the application stopped reading the body")
+                    return
+                await asyncio.wait({room}, timeout=_FULL_BUFFER_CHECK)
+        finally:
+            room.cancel()
+
     def _accept(self, chunk: bytes, more_body: bool) -> None:
         with self._condition:
+            self._body_expected = more_body
+            self.complete = not more_body
+            if self.failure is not None:
+                return  # nobody will read it: dropped, only the end of the body matters
             self._received += len(chunk)
             if self._max_body_size is not None and self._received > self._max_body_size:
                 self.too_large = True
             elif chunk:
                 self._chunks.append(chunk)
                 self._buffered += len(chunk)
-            self.complete = not more_body
             if self._buffered >= self._buffer_size and not self.complete:
                 self._space.clear()
+            self._condition.notify_all()
+        self._arrived.set()
+
+    def _fail(self, failure: type[OSError], text: str) -> None:
+        with self._condition:
+            if self.failure is None:
+                self.failure, self._failure_text = failure, text
             self._condition.notify_all()
         self._arrived.set()
 
@@ -102,12 +188,15 @@ class BodyPump:
         with self._condition:
             self.disconnected = True
             self._condition.notify_all()
-        self._arrived.set()
+        if not self.complete:  # a whole body stays readable to its end
+            self._fail(ClientDisconnected, "client disconnected while sending the body")
         self._on_disconnect()
 
     async def prefetch(self, size: int) -> None:
         """Wait until the body is complete, ``size`` bytes arrived, or it failed."""
-        while not (self.complete or self._ended or self._buffered >= size):
+        while not (
+            self.complete or self._ended or self.failure is not None or self._buffered >= size
+        ):
             self._arrived.clear()
             await self._arrived.wait()
 
@@ -121,17 +210,30 @@ class BodyPump:
 
     def take(self, limit: int) -> bytes:
         """Up to ``limit`` bytes (at least one unless at EOF), blocking as needed."""
+        self._last_read = time.monotonic()
         with self._condition:
-            while True:
-                if self.too_large:
-                    raise RequestBodyTooLarge("request body exceeds the configured maximum")
-                if self._chunks:
-                    return self._pop(limit)
-                if self.complete:
-                    return b""
-                if self.disconnected or self._aborted or self._loop.is_closed():
-                    raise ClientDisconnected("client disconnected while sending the body")
+            chunk = self._available(limit)
+            if chunk is not None:
+                return chunk
+        # Waiting for the client: the pool may run another request meanwhile.
+        with self._client_wait(), self._condition:
+            while (chunk := self._available(limit)) is None:
                 self._condition.wait(_WAKE_INTERVAL)
+            return chunk
+
+    def _available(self, limit: int) -> bytes | None:
+        """What a read gets now; None if it has to wait for the client."""
+        if self.too_large:
+            raise RequestBodyTooLarge("request body exceeds the configured maximum")
+        if self._chunks:
+            return self._pop(limit)
+        if self.failure is not None:
+            raise self.failure(self._failure_text)
+        if self.complete:
+            return b""
+        if self._aborted or self._loop.is_closed():
+            raise ClientDisconnected("client disconnected while sending the body")
+        return None
 
     def _pop(self, limit: int) -> bytes:
         chunk = self._chunks.popleft()

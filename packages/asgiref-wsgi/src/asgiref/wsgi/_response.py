@@ -7,6 +7,7 @@ Messages are handed to the event loop through a ``ResponseChannel``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, cast
@@ -14,6 +15,8 @@ from typing import Any, cast
 from asgiref.wsgi._errors import StreamingStoppedError
 from asgiref.wsgi._filewrapper import FileWrapper
 from asgiref.wsgi._output import Outgoing, ResponseChannel
+
+logger = logging.getLogger("asgiref.wsgi")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
@@ -159,7 +162,7 @@ class ResponseWriter:
                 {"type": "http.response.start", "status": self._status, "headers": self._headers}
             )
         )
-        self.headers_sent = True
+        self.headers_sent = self._channel.response_started = True
         if self._held_empty_chunk:
             self._channel.put(
                 Outgoing({"type": "http.response.body", "body": b"", "more_body": True})
@@ -207,6 +210,20 @@ def run_application(
     except StreamingStoppedError:
         pass  # the client is gone; close() below is all that is left to do
     finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+        _close(result)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    """Call the response's ``close()``; a failure there is logged, never raised.
+
+    By then the response is complete (or already failed for its own reason):
+    raising would make the server cut a response the client could have had
+    whole, as gunicorn and waitress also judge.
+    """
+    close = getattr(result, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:
+        logger.exception("Exception in close() of the WSGI response %r", result)

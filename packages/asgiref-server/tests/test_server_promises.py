@@ -10,6 +10,7 @@ is opened; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
 import logging
@@ -736,3 +737,37 @@ def test_run_returns_when_an_instance_swallows_cancellation(tmp_path: Path, mode
     assert took < grace + 1, f"run() returned {took:.2f} s after the stop began"
     assert proc.returncode == 0, err
     assert "'stubborn-1' ignored cancellation for 0.5 s; abandoned" in err
+
+
+@pytest.mark.timeout(30)
+def test_run_again_after_an_abandoned_instance_does_not_wait_for_it_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Promise: "`run()` (and `arun()` / Ctrl-C) returns within the grace period plus 1 s
+    whatever the instances do" - also on the next run() of the same server, whose loop
+    is new: the task abandoned by the first run belongs to the old, closed loop."""
+
+    async def stubborn(scope: Any, receive: Any, send: Any) -> None:
+        for _ in range(1000):  # bounded: ignores up to 1000 cancellations
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(100)
+
+    class OneInstance(StatelessServer):
+        _shutdown_grace = GRACE
+
+        async def handle(self) -> None:
+            self.get_or_create_application_instance("stubborn", {"type": "x"})
+            await asyncio.sleep(0.05)
+
+        async def application_send(self, scope: Any, message: Any) -> None:
+            pass
+
+    server = OneInstance(stubborn)
+    server.run()
+    caplog.clear()
+    started = time.monotonic()
+    server.run()
+    assert time.monotonic() - started < GRACE + 1
+    abandoned = [r for r in caplog.records if "ignored cancellation" in r.getMessage()]
+    # Only this run's instance is reported, not the first run's again.
+    assert len(abandoned) == 1

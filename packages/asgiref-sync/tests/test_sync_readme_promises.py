@@ -1105,7 +1105,7 @@ def test_a_caller_never_waits_forever_for_an_ended_loop_thread(
 
 
 def test_the_loop_object_outlives_its_call(bridge_helpers: Any) -> None:
-    """README: "One difference remains: the loop object itself is reused, so
+    """README: "Differences that remain: the loop object itself is reused, so
     code that keeps a reference to it after its call can still schedule work
     on it (on upstream's closed loop that raises `RuntimeError`).\""""
     kept: list[asyncio.AbstractEventLoop] = []

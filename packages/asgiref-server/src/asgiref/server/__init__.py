@@ -223,6 +223,9 @@ class StatelessServer:
             logger.warning(
                 "Application instance %r ignored cancellation for %s s; abandoned", scope_id, grace
             )
+        # Abandoned tasks belong to this run's loop, which is about to close: a
+        # later run() must neither wait for them nor report them again.
+        self._removed_running.clear()
 
     def _watch_removed(self, scope_id: Hashable, task: asyncio.Task[Any]) -> None:
         # Nobody reaps a removed instance: a failure in its cleanup is logged

@@ -821,6 +821,10 @@ class AsyncToSync(_Generic[_P, _R]):
             # What escaped the loop (SystemExit from a task, say) comes
             # first, as it escapes upstream's asyncio.run.
             done.result()
+            if not call_result.running() and not call_result.done():
+                # The task was cancelled before main_wrap's first step (by
+                # code holding a reused loop): what asyncio.run raises then.
+                raise asyncio.CancelledError()
             return call_result.result()
         finally:
             if not call_result.running() and not call_result.done():

@@ -1,0 +1,4 @@
+"""Developer scripts of the monorepo, run as files (``python tools/<name>.py``).
+
+A package only so that tests can import them by name.
+"""

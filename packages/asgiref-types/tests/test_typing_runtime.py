@@ -9,6 +9,11 @@ import typing
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    from typing import is_typeddict
+else:  # the definitions use typing_extensions' TypedDict there, which typing's test misses
+    from typing_extensions import is_typeddict
+
 import asgiref.typing as types_module
 
 # The names of upstream asgiref 3.13.0's ``asgiref.typing.__all__``.
@@ -75,7 +80,7 @@ UPSTREAM_TYPEDDICTS = [
 @pytest.mark.parametrize("name", UPSTREAM_TYPEDDICTS)
 def test_upstream_typed_dict_classes_stay_typed_dict_classes(name: str) -> None:
     assert len(UPSTREAM_TYPEDDICTS) == 26
-    assert typing.is_typeddict(getattr(types_module, name))
+    assert is_typeddict(getattr(types_module, name))
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,16 @@ send and receive unions must hold exactly the table's send and receive types.
 
 from __future__ import annotations
 
+import sys
 import typing
 from typing import Any, Literal, get_args, get_origin
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    from typing import get_type_hints
+else:  # typing's version keeps typing_extensions' NotRequired[...] wrapped around the hint
+    from typing_extensions import get_type_hints
 
 import asgiref.typing as types_module
 from asgiref.typing.validate._rules import Shape
@@ -111,7 +117,7 @@ SHAPED_TYPEDDICTS = [
     ids=lambda value: getattr(value, "__name__", "shape"),
 )
 def test_none_is_allowed_in_the_same_places(typed_dict: Any, shape: Shape) -> None:
-    hints = typing.get_type_hints(typed_dict)
+    hints = get_type_hints(typed_dict)
     typed = {key for key, hint in hints.items() if _accepts_none(hint)}
     tabled = {key for key, field in shape.fields.items() if field.rule.find(None) is None}
     assert typed == tabled

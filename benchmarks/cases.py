@@ -116,7 +116,11 @@ def s2a_insensitive_reused(n: int) -> tuple[float, float]:
     return asyncio.run(main())
 
 
-def s2a_gather_1000(n: int) -> tuple[float, float]:
+def _gather_1000(
+    n: int, thread_sensitive: bool, floor_pool: ThreadPoolExecutor | None
+) -> tuple[float, float]:
+    """Per call: ``gather`` of 1,000 ``sync_to_async`` calls against ``gather``
+    of 1,000 ``run_in_executor`` on ``floor_pool`` (None: the loop's default)."""
     from asgiref.sync import sync_to_async
 
     width = 1000
@@ -124,24 +128,29 @@ def s2a_gather_1000(n: int) -> tuple[float, float]:
 
     async def main() -> tuple[float, float]:
         loop = asyncio.get_running_loop()
-        wrapped = sync_to_async(_noop)
-        with ThreadPoolExecutor(1) as pool:
+        wrapped = sync_to_async(_noop, thread_sensitive=thread_sensitive)
 
-            async def case() -> float:
-                started = time.perf_counter()
-                for _ in range(rounds):
-                    await asyncio.gather(*(wrapped() for _ in range(width)))
-                return (time.perf_counter() - started) / (rounds * width)
+        async def timed(call: Callable[[], Awaitable[object]]) -> float:
+            started = time.perf_counter()
+            for _ in range(rounds):
+                await asyncio.gather(*(call() for _ in range(width)))
+            return (time.perf_counter() - started) / (rounds * width)
 
-            async def floor() -> float:
-                started = time.perf_counter()
-                for _ in range(rounds):
-                    await asyncio.gather(*(loop.run_in_executor(pool, _noop) for _ in range(width)))
-                return (time.perf_counter() - started) / (rounds * width)
-
-            return await _alternate_async(case, floor)
+        return await _alternate_async(
+            lambda: timed(wrapped),
+            lambda: timed(lambda: loop.run_in_executor(floor_pool, _noop)),
+        )
 
     return asyncio.run(main())
+
+
+def s2a_gather_1000(n: int) -> tuple[float, float]:
+    with ThreadPoolExecutor(1) as pool:
+        return _gather_1000(n, thread_sensitive=True, floor_pool=pool)
+
+
+def s2a_gather_1000_insensitive(n: int) -> tuple[float, float]:
+    return _gather_1000(n, thread_sensitive=False, floor_pool=None)
 
 
 # --- async_to_sync ------------------------------------------------------------------
@@ -241,29 +250,14 @@ def ping_pong_4(n: int) -> tuple[float, float]:
 
 
 def local_sync(n: int) -> tuple[float, float]:
-    from asgiref.local import Local
-
-    ours, floor_storage = Local(), threading.local()
-
-    def case_op() -> object:
-        ours.value = 1
-        return ours.value
-
-    def floor_op() -> object:
-        floor_storage.value = 1
-        return floor_storage.value
-
-    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
-
-
-def local_sync_fresh(n: int) -> tuple[float, float]:
-    """As local_sync, but every write stores a value other than the one held
-    (local_sync rewrites the same object, which a Local answers cheaply)."""
+    """``Local`` set + get in a plain thread, every write a value other than the
+    one held (what users do; rewriting the same object is ``local_sync_same``)."""
     from asgiref.local import Local
 
     ours, floor_storage = Local(), threading.local()
     first, second = object(), object()
 
+    # Two set + get pairs per operation, so each write replaces the other value.
     def case_op() -> object:
         ours.value = first
         _ = ours.value
@@ -274,6 +268,24 @@ def local_sync_fresh(n: int) -> tuple[float, float]:
         floor_storage.value = first
         _ = floor_storage.value
         floor_storage.value = second
+        return floor_storage.value
+
+    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+
+
+def local_sync_same(n: int) -> tuple[float, float]:
+    """As local_sync, but every write stores the object already held (which a
+    ``Local`` may answer without a context-variable write)."""
+    from asgiref.local import Local
+
+    ours, floor_storage = Local(), threading.local()
+
+    def case_op() -> object:
+        ours.value = 1
+        return ours.value
+
+    def floor_op() -> object:
+        floor_storage.value = 1
         return floor_storage.value
 
     return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
@@ -482,11 +494,12 @@ CASES: dict[str, Callable[[int], tuple[float, float]]] = {
     "s2a_sensitive_inline": s2a_sensitive_inline,
     "s2a_insensitive_reused": s2a_insensitive_reused,
     "s2a_gather_1000": s2a_gather_1000,
+    "s2a_gather_1000_insensitive": s2a_gather_1000_insensitive,
     "a2s_plain_thread": a2s_plain_thread,
     "a2s_nested_in_s2a": a2s_nested_in_s2a,
     "ping_pong_4": ping_pong_4,
     "local_sync": local_sync,
-    "local_sync_fresh": local_sync_fresh,
+    "local_sync_same": local_sync_same,
     "local_async": local_async,
     "local_across_crossing": local_across_crossing,
     "wsgi_in_process": wsgi_in_process,

@@ -8,30 +8,38 @@ round by round (ours, upstream / upstream, ours, ...), and each process times
 its case and the floor alternately, so what is reported are medians of ratios
 taken side by side on one machine, with their spread, never absolute times.
 
-    hatch run bench            # full run (a few minutes)
-    hatch run bench --quick    # proves every case still runs (CI)
+    hatch run bench                 # full run
+    hatch run bench --quick         # proves every row still runs (CI)
+    hatch run bench --only e2e      # row groups: see --help
+
+The modules beside this one each do one job: ``cases.py`` (in-process cases),
+``e2e.py`` / ``e2e_report.py`` (whole requests through real servers),
+``servers.py``, ``httpload.py``, ``stack.py`` (every third-party pin),
+``django_site.py``, ``apps*.py``, ``profile_django.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import e2e
+import e2e_report
+import servers
+from httpload import Request, load
+from stack import STACK, UPSTREAM, fingerprint
+
 HERE = Path(__file__).resolve().parent
 PACKAGES = HERE.parent / "packages"
-UPSTREAM = "asgiref==3.13.0"
-SERVER_REQUIREMENTS = ("uvicorn",)
+# Row groups for --only; "e2e" stands for every end-to-end group.
+GROUPS = ("cases", "http", *e2e.GROUPS)
 
 # case -> (what the floor is, target ratio to the floor or None)
 CASE_INFO: dict[str, tuple[str, float | None]] = {
@@ -39,11 +47,12 @@ CASE_INFO: dict[str, tuple[str, float | None]] = {
     "s2a_sensitive_inline": ("run_in_executor, 1-thread pool", None),
     "s2a_insensitive_reused": ("run_in_executor, default pool", None),
     "s2a_gather_1000": ("gather of run_in_executor, 1-thread pool", 1.30),
+    "s2a_gather_1000_insensitive": ("gather of run_in_executor, default pool", 1.20),
     "a2s_plain_thread": ("run_coroutine_threadsafe into a running loop", 2.0),
     "a2s_nested_in_s2a": ("run_coroutine_threadsafe into the outer loop", 0.87),
     "ping_pong_4": ("4 hops: run_coroutine_threadsafe / run_in_executor", None),
-    "local_sync": ("threading.local set+get", 4.0),
-    "local_sync_fresh": ("threading.local set+get, a new value each write", None),
+    "local_sync": ("threading.local set+get, a new value each write", 4.0),
+    "local_sync_same": ("threading.local set+get, the same value each write", None),
     "local_async": ("ContextVar set+get", None),
     "local_across_crossing": ("ContextVar + run_in_executor in a copied context", None),
     "wsgi_in_process": ("raw ASGI app, in process", None),
@@ -70,36 +79,27 @@ class Samples:
         self.seconds.setdefault(label, []).append(case)
 
 
-def _clean_env() -> dict[str, str]:
-    # Bytecode is cached (outside the source trees), as in a user's install:
-    # with PYTHONDONTWRITEBYTECODE set, every import case would also time
-    # compiling the sources of whichever asgiref is measured.
-    dropped = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env["PYTHONPYCACHEPREFIX"] = str(HERE / ".venvs" / "pycache")
-    return env
-
-
-def _uv() -> str:
+def uv_path() -> str:
     return shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
 
 
 def _venv_with(name: str, requirements: Sequence[str | Path], *, rebuild: bool) -> Path:
-    """A venv under .venvs/ holding ``requirements`` and the server the
-    uvicorn cases need (kept between runs unless ``rebuild``)."""
+    """A venv under .venvs/ holding ``requirements`` and the pinned stack
+    (kept between runs unless ``rebuild`` or the pins changed)."""
     venv = HERE / ".venvs" / name
     python = venv / "bin" / "python"
     marker = venv / ".complete"
-    if rebuild or not marker.exists():
+    pins = fingerprint(STACK)
+    if rebuild or not marker.exists() or marker.read_text() != pins:
         marker.unlink(missing_ok=True)
         subprocess.run(
-            [_uv(), "venv", "--quiet", "--clear", "--python", sys.executable, venv], check=True
+            [uv_path(), "venv", "--quiet", "--clear", "--python", sys.executable, venv], check=True
         )
         # --no-cache: uv would otherwise reuse wheels it built from these
         # directories before the sources changed.
         subprocess.run(
             [
-                _uv(),
+                uv_path(),
                 "pip",
                 "install",
                 "--quiet",
@@ -107,12 +107,12 @@ def _venv_with(name: str, requirements: Sequence[str | Path], *, rebuild: bool) 
                 "--python",
                 python,
                 *map(str, requirements),
-                *SERVER_REQUIREMENTS,
+                *STACK,
             ],
             check=True,
-            env=_clean_env(),
+            env=servers.clean_env(),
         )
-        marker.write_text("ok")
+        marker.write_text(pins)
     return python
 
 
@@ -121,10 +121,11 @@ def upstream_python(python_version: str) -> Path:
     return _venv_with(f"upstream-{python_version}", [UPSTREAM], rebuild=False)
 
 
-def ours_python(python_version: str) -> Path:
-    """A venv holding this tree's six distributions, built as wheels now."""
+def ours_python(python_version: str, packages: Path = PACKAGES) -> Path:
+    """A venv holding the six distributions under ``packages`` (this tree's,
+    unless told otherwise), built as wheels now."""
     distributions = sorted(
-        path for path in PACKAGES.iterdir() if (path / "pyproject.toml").exists()
+        path for path in packages.iterdir() if (path / "pyproject.toml").exists()
     )
     return _venv_with(f"ours-{python_version}", distributions, rebuild=True)
 
@@ -137,7 +138,7 @@ def describe(impl: Implementation) -> str:
         text=True,
         check=True,
         cwd=HERE,
-        env=_clean_env(),
+        env=servers.clean_env(),
     )
     return out.stdout.strip()
 
@@ -150,7 +151,7 @@ def run_case(impl: Implementation, case: str, n: int) -> tuple[float, float]:
         timeout=600,
         check=False,
         cwd=HERE,
-        env=_clean_env(),
+        env=servers.clean_env(),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{impl.label} {case} failed:\n{proc.stderr}")
@@ -158,86 +159,16 @@ def run_case(impl: Implementation, case: str, n: int) -> tuple[float, float]:
     return float(result["case"]), float(result["floor"])
 
 
-# --- HTTP load against uvicorn ------------------------------------------------------------
-
-_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-
-async def _connection(port: int, stop_at: float, counts: dict[str, int]) -> None:
-    """One keep-alive client; a broken connection is counted and replaced."""
-    while time.perf_counter() < stop_at:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while time.perf_counter() < stop_at:
-                writer.write(_REQUEST)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length:
-                    await reader.readexactly(length)
-                counts["ok" if head.startswith(b"HTTP/1.1 200") else "errors"] += 1
-        except (ConnectionError, asyncio.IncompleteReadError):
-            counts["errors"] += 1
-        finally:
-            writer.close()
-
-
-async def _load(port: int, connections: int, seconds: float) -> tuple[float, int]:
-    counts = {"ok": 0, "errors": 0}
-    started = time.perf_counter()
-    await asyncio.gather(
-        *(_connection(port, started + seconds, counts) for _ in range(connections))
-    )
-    return counts["ok"] / (time.perf_counter() - started), counts["errors"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+# --- WsgiToAsgi(hello) under uvicorn ----------------------------------------------------
 
 
 def serve_and_load(python: Path, app: str, connections: int, seconds: float) -> tuple[float, int]:
-    port = _free_port()
-    command = [
-        str(python),
-        "-m",
-        "uvicorn",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "error",
-        "--app-dir",
-        str(HERE),
-        f"apps:{app}",
-    ]
-    # The server's own log is not part of the result: failures are counted from
-    # the responses (upstream logs a traceback for each of its keep-alive 500s).
-    server = subprocess.Popen(command, cwd=HERE, env=_clean_env(), stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"server {command} did not start") from None
-                time.sleep(0.05)
-        asyncio.run(_load(port, connections, min(0.5, seconds)))  # warm-up
-        return asyncio.run(_load(port, connections, seconds))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    port = servers.free_port()
+    command = servers.uvicorn_command(python, port, f"apps:{app}", HERE)
+    with servers.serve(command, port, HERE):
+        load(port, Request(), connections, min(0.5, seconds))  # warm-up
+        result = load(port, Request(), connections, seconds)
+    return result.requests_per_second, result.errors
 
 
 # --- report -------------------------------------------------------------------------------
@@ -292,36 +223,22 @@ def report(
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="asgiref benchmark: ours vs upstream vs floor")
-    parser.add_argument("--quick", action="store_true", help="few, short rounds (CI smoke run)")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--cases", nargs="*", default=None, help="subset of cases to run")
-    parser.add_argument("--no-http", action="store_true", help="skip the uvicorn cases")
-    parser.add_argument("--json", type=Path, default=None, help="write raw samples here")
-    args = parser.parse_args(argv)
-    # A runtime check: type checkers evaluate `sys.version_info < ...` statically.
-    if (sys.version_info.major, sys.version_info.minor) < (3, 11):
-        parser.error("upstream asgiref 3.13.0 needs Python >= 3.11; run the benchmark on 3.11+")
+def _groups(only: Sequence[str] | None, no_http: bool) -> list[str]:
+    chosen = set(only or GROUPS)
+    if "e2e" in chosen:
+        chosen = (chosen - {"e2e"}) | set(e2e.GROUPS)
+    if no_http:
+        chosen -= {"http", *e2e.GROUPS}
+    return [group for group in GROUPS if group in chosen]
 
-    rounds = args.rounds or (1 if args.quick else 7)
-    n = 200 if args.quick else 3000
+
+def _run_cases(
+    impls: Sequence[Implementation], cases: Sequence[str], rounds: int, quick: bool
+) -> dict[str, Samples]:
+    n = 200 if quick else 3000
     # Import cases: n is the number of fresh interpreters per module, per round.
-    n_imports = 2 if args.quick else 7
-    seconds = 0.5 if args.quick else 3.0
-    cases = args.cases or list(CASE_INFO)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-    impls = [
-        Implementation("ours", ours_python(version)),
-        Implementation("upstream", upstream_python(version)),
-    ]
-    for impl in impls:
-        print(f"{impl.label:9} {describe(impl)}", flush=True)
-    labels = [impl.label for impl in impls]
-
+    n_imports = 2 if quick else 7
     results: dict[str, Samples] = {case: Samples() for case in cases}
-    http: dict[int, dict[str, list[tuple[float, int]]]] = {}
     for round_number in range(rounds):
         # Alternate who goes first, so neither always meets a warmer machine.
         order = impls if round_number % 2 == 0 else impls[::-1]
@@ -329,23 +246,93 @@ def main(argv: list[str] | None = None) -> int:
             for impl in order:
                 count = n_imports if case.startswith("import_") else n
                 results[case].add(impl.label, *run_case(impl, case, count))
-        if not args.no_http:
-            for connections in (1, 64):
-                row = http.setdefault(connections, {})
-                for label, python, app in [
-                    *((impl.label, impl.python, "wsgi") for impl in order),
-                    ("floor", Path(sys.executable), "raw"),
-                ]:
-                    row.setdefault(label, []).append(
-                        serve_and_load(python, app, connections, seconds)
-                    )
-        print(f"round {round_number + 1}/{rounds} done", flush=True)
+        print(f"cases round {round_number + 1}/{rounds} done", flush=True)
+    return results
+
+
+def _run_http(
+    impls: Sequence[Implementation], rounds: int, seconds: float
+) -> dict[int, dict[str, list[tuple[float, int]]]]:
+    http: dict[int, dict[str, list[tuple[float, int]]]] = {}
+    for round_number in range(rounds):
+        order = impls if round_number % 2 == 0 else impls[::-1]
+        for connections in (1, 64):
+            row = http.setdefault(connections, {})
+            for label, python, app in [
+                *((impl.label, impl.python, "wsgi") for impl in order),
+                ("floor", Path(sys.executable), "raw"),
+            ]:
+                row.setdefault(label, []).append(serve_and_load(python, app, connections, seconds))
+        print(f"http round {round_number + 1}/{rounds} done", flush=True)
+    return http
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="asgiref benchmark: ours vs upstream vs floor")
+    parser.add_argument("--quick", action="store_true", help="few, short rounds (CI smoke run)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--cases", nargs="*", default=None, help="subset of cases to run")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=[*GROUPS, "e2e"],
+        default=None,
+        help="row groups to run (default: all); e2e = django flask asgitowsgi",
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip every row that runs a server")
+    parser.add_argument(
+        "--e2e-seconds", type=float, default=None, help="load time per end-to-end row"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write raw samples here")
+    parser.add_argument(
+        "--packages",
+        type=Path,
+        default=PACKAGES,
+        help="where ours' distributions are (e.g. an export of a commit: `git archive`)",
+    )
+    args = parser.parse_args(argv)
+    # A runtime check: type checkers evaluate `sys.version_info < ...` statically.
+    if (sys.version_info.major, sys.version_info.minor) < (3, 11):
+        parser.error("upstream asgiref 3.13.0 needs Python >= 3.11; run the benchmark on 3.11+")
+
+    groups = _groups(args.only, args.no_http)
+    rounds = args.rounds or (1 if args.quick else 7)
+    seconds = 0.5 if args.quick else 3.0
+    e2e_seconds = args.e2e_seconds or (1.0 if args.quick else 3.0)
+    timing = e2e.Timing(warm_up=min(0.5, e2e_seconds / 2), seconds=e2e_seconds)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    impls = [
+        Implementation("ours", ours_python(version, args.packages)),
+        Implementation("upstream", upstream_python(version)),
+    ]
+    for impl in impls:
+        print(f"{impl.label:9} {describe(impl)}", flush=True)
+    labels = [impl.label for impl in impls]
+
+    results = (
+        _run_cases(impls, args.cases or list(CASE_INFO), rounds, args.quick)
+        if "cases" in groups
+        else {}
+    )
+    http = _run_http(impls, rounds, seconds) if "http" in groups else {}
+    end_to_end = {
+        group: e2e.RUNNERS[group](
+            impls[0].python, impls[1].python, rounds, timing, lambda line: print(line, flush=True)
+        )
+        for group in e2e.GROUPS
+        if group in groups
+    }
 
     print(f"\nPython {sys.version.split()[0]}, {rounds} round(s), medians of ratios:\n")
-    print("\n".join(report(results, http, labels)))
+    if results or http:
+        print("\n".join(report(results, http, labels)))
+    for group, result in end_to_end.items():
+        print("\n" + "\n".join(e2e_report.table(group, result)))
     if args.json:
         raw = {case: {"ratios": s.ratios, "seconds": s.seconds} for case, s in results.items()}
-        args.json.write_text(json.dumps({"cases": raw, "http": http}, indent=1))
+        e2e_raw = {group: e2e.to_json(result) for group, result in end_to_end.items()}
+        args.json.write_text(json.dumps({"cases": raw, "http": http, "e2e": e2e_raw}, indent=1))
     return 0
 
 

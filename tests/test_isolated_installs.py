@@ -24,11 +24,12 @@ _BRIDGE = (
 )
 # What installing each split alone must give (its own modules and those of the
 # splits it depends on); every other classic module must be absent. Every split
-# depends on asgiref-types, which ships the coexistence check.
+# depends on asgiref-types, which ships the coexistence check and asgiref.typing;
+# asgiref-wsgi needs nothing else.
 GIVES: dict[str, tuple[str, ...]] = {
     "asgiref-sync": (*_BRIDGE, "asgiref.typing"),
     "asgiref-types": ("asgiref.typing",),
-    "asgiref-wsgi": ("asgiref.wsgi", *_BRIDGE, "asgiref.typing"),
+    "asgiref-wsgi": ("asgiref.wsgi", "asgiref.typing"),
     "asgiref-server": ("asgiref.server", *_BRIDGE, "asgiref.typing"),
     "asgiref-testing": ("asgiref.testing", *_BRIDGE, "asgiref.typing"),
 }
@@ -88,3 +89,52 @@ def test_metapackage_gives_version_and_every_classic_module(make_venv: MakeVenv)
 
     init = (PACKAGES_DIR / "asgiref" / "src" / "asgiref" / "__init__.py").read_text("utf-8")
     assert f'__version__ = "{report["__version__"]}"' in init
+
+
+_SERVE_ONE_REQUEST = """
+import asyncio, sys
+from asgiref.wsgi import WsgiToAsgi
+
+def hello(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"got " + body]
+
+async def main():
+    sent = []
+    messages = [{"type": "http.request", "body": b"ping", "more_body": False}]
+
+    async def receive():
+        if not messages:  # the client stays until the response is over
+            await asyncio.sleep(60)
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": []}
+    await WsgiToAsgi(hello)(scope, receive, send)
+    print(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]).decode())
+
+asyncio.run(main())
+print(sorted(m for m in sys.modules if m.startswith("asgiref.") and "wsgi" not in m))
+try:
+    import asgiref.wsgi as wsgi
+    wsgi.AsyncToSync
+except AttributeError as error:
+    print("AttributeError:", error)
+"""
+
+
+@pytest.mark.timeout(600)
+def test_asgiref_wsgi_alone_serves_a_request(make_venv: MakeVenv) -> None:
+    # It declares no dependency on asgiref-sync: the adapter must not need it,
+    # and the one name upstream's module borrowed from it says what to install.
+    venv = make_venv("asgiref-wsgi")
+    proc = venv.run(_SERVE_ONE_REQUEST)
+    assert proc.returncode == 0, proc.stderr
+    status, modules, error = proc.stdout.splitlines()
+    assert status == "200 got ping"
+    # asgiref.typing is for type checkers: the adapter does not load it at run time.
+    assert modules == str(["asgiref.coexistence", "asgiref.mixed_install_check"])
+    assert "pip install asgiref-sync" in error

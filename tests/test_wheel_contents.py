@@ -28,14 +28,15 @@ SPLIT_MODULES: dict[str, frozenset[str]] = {
     "asgiref-wsgi": frozenset({"wsgi"}),
     "asgiref-server": frozenset({"server"}),
     "asgiref-testing": frozenset({"testing"}),
-    # coexistence and _check: the check every module runs (see asgiref._check).
-    "asgiref-types": frozenset({"typing", "coexistence", "_check"}),
+    # coexistence and mixed_install_check: the check every module runs (see
+    # asgiref.mixed_install_check).
+    "asgiref-types": frozenset({"typing", "coexistence", "mixed_install_check"}),
 }
 # The siblings each split needs (the bridge; asgiref-types for the coexistence
 # check); each pins them to the release's own version.
 SPLIT_SIBLINGS: dict[str, frozenset[str]] = {
     "asgiref-sync": frozenset({"asgiref-types"}),
-    "asgiref-wsgi": frozenset({"asgiref-sync", "asgiref-types"}),
+    "asgiref-wsgi": frozenset({"asgiref-types"}),
     "asgiref-server": frozenset({"asgiref-sync", "asgiref-types"}),
     "asgiref-testing": frozenset({"asgiref-sync", "asgiref-types"}),
     "asgiref-types": frozenset(),

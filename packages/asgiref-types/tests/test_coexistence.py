@@ -42,10 +42,10 @@ def test_the_bare_namespace_of_the_splits_is_not_taken_for_upstream() -> None:
 
 def test_upstream_is_a_version_without_the_marker() -> None:
     assert upstream_version(UPSTREAM) == "3.8.1"
-    ours = _stand_in(__version__="3.13.0.post1", _check=True)
+    ours = _stand_in(__version__="3.13.0.post1", mixed_install_check=True)
     assert upstream_version(ours) is None
-    # Where the check has run, the name is bound to the asgiref._check module.
-    assert upstream_version(_stand_in(__version__="3.8.1", _check=types)) == "3.8.1"
+    # Where the check has run, the name is bound to the asgiref.mixed_install_check module.
+    assert upstream_version(_stand_in(__version__="3.8.1", mixed_install_check=types)) == "3.8.1"
 
 
 def test_the_warning_names_both_versions_and_the_repair() -> None:
@@ -169,4 +169,6 @@ def test_without_it_the_check_imports_its_two_modules() -> None:
         sys.modules["asgiref"] = bare
     """
     out = fresh_python_output(textwrap.dedent(bare_namespace) + textwrap.dedent(_NEW_MODULES))
-    assert out == [str(["asgiref", "asgiref._check", "asgiref.coexistence", "asgiref.typing"])]
+    assert out == [
+        str(["asgiref", "asgiref.coexistence", "asgiref.mixed_install_check", "asgiref.typing"])
+    ]

@@ -30,9 +30,12 @@ __path__ = _extend_namespace_path(list(__path__))
 # (see "Versions" in the root README): the ranges Django, Channels and Daphne
 # declare accept it, it sorts above upstream's, and upstream never used ".post".
 __version__ = "3.13.0.post1"
+"""This release's version, shared by all six distributions (PEP 440, e.g. ``3.13.0.post1``)."""
 
-# Each module of this release runs ``from asgiref import _check``: bound here,
-# the name makes that line free. Where this file is missing (the splits alone)
-# or upstream's __init__.py has replaced it, Python imports the asgiref._check
-# subpackage instead, which warns in the second case (see asgiref.coexistence).
-_check = True
+# Each module of this release runs ``from asgiref import mixed_install_check``:
+# bound here, the name makes that line free. Where this file is missing (the
+# splits alone) or upstream's __init__.py has replaced it, Python imports the
+# asgiref.mixed_install_check subpackage instead, which warns in the second case
+# (see asgiref.coexistence). The name is public so that importing it is no
+# private use of another module; each module binds it under a private alias.
+mixed_install_check = True

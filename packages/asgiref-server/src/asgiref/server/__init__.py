@@ -16,12 +16,15 @@ import asyncio
 import logging
 import time
 import traceback as traceback  # upstream's module binds it; logging imported it already
-from collections.abc import Hashable
-from typing import Any, TypedDict
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.compatibility import guarantee_single_callable
 from asgiref.server import _runner
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIApplication
 
 __all__ = ["ApplicationDetails", "StatelessServer"]
 
@@ -53,7 +56,12 @@ class StatelessServer:
     # their cleanup; one that swallows cancellation must not block exit forever.
     _shutdown_grace: float = 5.0
 
-    def __init__(self, application: Any, max_applications: int = 1000) -> None:
+    def __init__(
+        self,
+        # Any callable: ASGI 2 or 3, typed as asgiref.typing spells it or otherwise.
+        application: ASGIApplication | Callable[..., Any],
+        max_applications: int = 1000,
+    ) -> None:
         self.application = application
         self.max_applications = max_applications
         self.application_instances: dict[Hashable, ApplicationDetails] = {}

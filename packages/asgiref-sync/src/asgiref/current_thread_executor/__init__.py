@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Executor, Future, InvalidStateError
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 __all__ = ["CurrentThreadExecutor"]  # CallOutcome is for asgiref.sync only
 

@@ -42,7 +42,7 @@ from typing import Generic as Generic
 from typing import List as List  # noqa: UP035
 from typing import Optional as Optional
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.local import (
     _MOVE_LEAVES_ALONE,  # pyright: ignore[reportPrivateUsage]
     Local,

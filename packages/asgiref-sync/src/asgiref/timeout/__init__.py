@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any as Any
 from typing import Optional as Optional
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.compatibility._timeout_error import AsgirefTimeoutError
 
 __all__ = ["timeout"]

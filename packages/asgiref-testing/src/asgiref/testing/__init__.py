@@ -11,7 +11,7 @@ import asyncio as asyncio
 import contextvars as contextvars
 import time as time
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.compatibility import guarantee_single_callable as guarantee_single_callable
 from asgiref.testing._communicator import ApplicationCommunicator
 from asgiref.testing._lifespan import (

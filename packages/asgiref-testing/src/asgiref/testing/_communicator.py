@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.compatibility import guarantee_single_callable
 from asgiref.compatibility._timeout_error import AsgirefTimeoutError
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIApplication, Scope
 
 __all__ = ["ApplicationCommunicator"]
 
@@ -35,10 +38,16 @@ class ApplicationCommunicator:
     :meth:`receive_output` and call ``super()``.
     """
 
-    def __init__(self, application: Any, scope: Any) -> None:
+    def __init__(
+        self,
+        # Any callable: ASGI 2 or 3, typed as asgiref.typing spells it or otherwise.
+        application: ASGIApplication | Callable[..., Any],
+        scope: Scope | MutableMapping[str, Any],
+    ) -> None:
         self._given_application = application
         self.application = guarantee_single_callable(application)
-        self.scope = scope
+        # Read and changed by tests as a plain dict, whichever way it was typed.
+        self.scope: Any = scope
         self._input_queue: asyncio.Queue[Any] | None = None
         self._output_queue: asyncio.Queue[Any] | None = None
         self._future: asyncio.Task[Any] | None = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.compatibility._timeout_error import AsgirefTimeoutError
 from asgiref.testing._communicator import ApplicationCommunicator
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGIApplication
 
 __all__ = [
     "ApplicationLifespan",
@@ -59,7 +62,7 @@ class ApplicationLifespan:
 
     def __init__(
         self,
-        application: Any,
+        application: ASGIApplication | Callable[..., Any],
         *,
         startup_timeout: float = 5,
         shutdown_timeout: float = 5,

@@ -8,14 +8,14 @@ then runs while ``asgiref.__version__`` reports upstream's, and ``pip check``
 sees nothing wrong.
 
 The first module of this release imported then warns, once per process, with
-:class:`MixedInstallWarning` (through ``asgiref._check``, which each module
+:class:`MixedInstallWarning` (through ``asgiref.mixed_install_check``, which each module
 imports where this release's metapackage is missing). Importing this module
 checks nothing, so a program can set a filter for the warning before the check
 runs (``warnings.simplefilter("error", MixedInstallWarning)``).
 """
 
 # Bound to True by this release's asgiref/__init__.py alone (see the comment there).
-_MARKER = "_check"
+_MARKER = "mixed_install_check"
 # The distribution that ships this module; all six share one version.
 _DISTRIBUTION = "asgiref-types"
 

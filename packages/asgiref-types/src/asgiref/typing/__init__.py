@@ -7,7 +7,7 @@ which then stay bound here. Runtime validators live in
 ``asgiref.typing.validate``, loaded only when imported.
 """
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 # A local constant, recognised by mypy and pyright alike, so that importing
 # this module does not import ``typing`` on its own.

@@ -89,7 +89,9 @@ class LifespanScope(TypedDict):
 
 
 WWWScope: TypeAlias = HTTPScope | WebSocketScope
+"""The scope of an HTTP or WebSocket connection."""
 Scope: TypeAlias = HTTPScope | WebSocketScope | LifespanScope
+"""Any connection scope an application can be called with."""
 
 
 # --------------------------------------------------------------------------
@@ -347,6 +349,7 @@ ASGIReceiveEvent: TypeAlias = (
     | LifespanStartupEvent
     | LifespanShutdownEvent
 )
+"""Every event a server hands to an application through ``receive``."""
 
 ASGISendEvent: TypeAlias = (
     HTTPResponseStartEvent
@@ -367,9 +370,12 @@ ASGISendEvent: TypeAlias = (
     | LifespanShutdownCompleteEvent
     | LifespanShutdownFailedEvent
 )
+"""Every event an application may pass to ``send``."""
 
 ASGIReceiveCallable: TypeAlias = Callable[[], Awaitable[ASGIReceiveEvent]]
+"""The ``receive`` argument of an ASGI 3 application: await it for the next event."""
 ASGISendCallable: TypeAlias = Callable[[ASGISendEvent], Awaitable[None]]
+"""The ``send`` argument of an ASGI 3 application: await it with each event."""
 
 
 # --------------------------------------------------------------------------
@@ -396,3 +402,4 @@ ASGI3Application: TypeAlias = Callable[
 """An ASGI 3 ("single callable") application."""
 
 ASGIApplication: TypeAlias = ASGI2Application | ASGI3Application
+"""An ASGI application of either style (``guarantee_single_callable`` makes it ASGI 3)."""

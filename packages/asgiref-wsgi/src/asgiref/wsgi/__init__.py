@@ -10,7 +10,7 @@ import sys as sys
 from collections import defaultdict as defaultdict
 from typing import TYPE_CHECKING
 
-from asgiref import _check  # noqa: F401  # pyright: ignore[reportUnusedImport, reportPrivateUsage]
+from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.wsgi._adapter import WsgiToAsgi, WsgiToAsgiInstance
 from asgiref.wsgi._errors import (
     ClientDisconnected,

@@ -7,10 +7,10 @@ import contextlib
 import contextvars
 import io
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from asgiref.wsgi._environ import build_environ
 from asgiref.wsgi._errors import (
@@ -27,14 +27,18 @@ from asgiref.wsgi._response import ExcInfo, ResponseWriter, Write, run_applicati
 
 logger = logging.getLogger("asgiref.wsgi")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+if TYPE_CHECKING:
+    from asgiref.typing import ASGISendCallable
+    from asgiref.wsgi._interface import ServerReceive, ServerScope, ServerSend
+
 WSGIApplication = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 _KIB = 1024
 _CLIENT_TIMEOUT = 60.0
+# How far the request body is read ahead of the application once it runs
+# (stream_buffer_size only lowers it): enough to keep the reader fed, small
+# enough that many concurrent uploads hold little memory.
+_READ_AHEAD = 64 * _KIB
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,9 @@ _PLAIN = [(b"content-type", b"text/plain")]
 _PLAIN_AND_CLOSE = [*_PLAIN, (b"connection", b"close")]
 
 
-async def _send_plain(send: Send, status: int, text: str, *, close: bool = False) -> None:
+async def _send_plain(
+    send: ASGISendCallable, status: int, text: str, *, close: bool = False
+) -> None:
     """A complete short text/plain response (the adapter's own 4xx/5xx)."""
     try:
         await send(
@@ -79,7 +85,9 @@ async def _send_plain(send: Send, status: int, text: str, *, close: bool = False
         pass  # the client left before hearing the answer
 
 
-async def _serve_lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+async def _serve_lifespan(
+    receive: ServerReceive, send: ASGISendCallable, on_shutdown: Callable[[], None]
+) -> None:
     """A WSGI app has nothing to start or stop; acknowledge both phases."""
     while True:
         message = await receive()
@@ -91,11 +99,17 @@ async def _serve_lifespan(receive: Receive, send: Send, on_shutdown: Callable[[]
             return
 
 
-async def _refuse_websocket(receive: Receive, send: Send) -> None:
+async def _refuse_websocket(receive: ServerReceive, send: ASGISendCallable) -> None:
     """WSGI cannot speak WebSocket: close before accepting (the client sees a 403)."""
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.close", "code": 1000})
+
+
+def _exact_send(send: ServerSend) -> ASGISendCallable:
+    """The server's send, typed for the messages the adapter makes."""
+    # A send declared for MutableMapping messages takes these TypedDicts too.
+    return cast("ASGISendCallable", send)
 
 
 def _uncancel(task: asyncio.Task[Any] | None) -> None:
@@ -136,22 +150,22 @@ class WsgiToAsgiInstance:
         )
         self._executor = executor
         self._writer: ResponseWriter | None = None
-        self.scope: Scope = {}
+        self.scope: Mapping[str, Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ServerScope, receive: ServerReceive, send: ServerSend) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._serve_http(scope, receive, send)
+            await self._serve_http(scope, receive, _exact_send(send))
         elif kind == "lifespan":
-            await _serve_lifespan(receive, send, lambda: None)
+            await _serve_lifespan(receive, _exact_send(send), lambda: None)
         elif kind == "websocket":
-            await _refuse_websocket(receive, send)
+            await _refuse_websocket(receive, _exact_send(send))
         else:
             raise ValueError(f"WsgiToAsgi cannot serve a {kind!r} scope")
 
     # -- PEP 3333 pieces, kept callable on their own as upstream allows -------
 
-    def build_environ(self, scope: Scope, body: IO[bytes] | None) -> dict[str, Any]:
+    def build_environ(self, scope: Mapping[str, Any], body: IO[bytes] | None) -> dict[str, Any]:
         """The WSGI environ for ``scope``, reading the request body from ``body``.
 
         Raises ``ValueError`` (``RejectedRequestError``) for requests that must get
@@ -178,7 +192,9 @@ class WsgiToAsgiInstance:
 
     # -- the HTTP request --------------------------------------------------
 
-    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve_http(
+        self, scope: Mapping[str, Any], receive: ServerReceive, send: ASGISendCallable
+    ) -> None:
         self.scope = scope
         options = self._options
         try:
@@ -197,24 +213,30 @@ class WsgiToAsgiInstance:
             executor.client_wait if isinstance(executor, WorkerPool) else contextlib.nullcontext
         )
         timeout = options.client_timeout
+        # Received before the app starts only if the whole body may fit the
+        # buffer; a larger one is left with the server until its app runs.
+        buffer_first = bool(options.body_buffer_size) and (
+            declared is None or int(declared) <= options.body_buffer_size
+        )
         channel = ResponseChannel(
             loop, options.stream_buffer_size, timeout=timeout, client_wait=client_wait
         )
         pump = BodyPump(
             loop,
             receive,
-            buffer_size=max(options.stream_buffer_size, options.body_buffer_size),
+            buffer_size=max(options.body_buffer_size, min(options.stream_buffer_size, _READ_AHEAD)),
             max_body_size=options.max_body_size,
             timeout=timeout,
             body_expected=declared not in (None, "0") or "HTTP_TRANSFER_ENCODING" in environ,
             on_disconnect=channel.client_left,
             response_started=lambda: channel.response_started,
             client_wait=client_wait,
+            held=not buffer_first,
         )
         environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))
         pump_task = loop.create_task(pump.run())
         try:
-            if options.body_buffer_size:
+            if buffer_first:
                 # A slow client fills this buffer without holding a pool thread.
                 await pump.prefetch(options.body_buffer_size)
             if pump.disconnected:
@@ -225,7 +247,7 @@ class WsgiToAsgiInstance:
             if pump.timed_out:
                 await _send_plain(send, 408, "Request Timeout", close=True)
                 return
-            await self._run_and_deliver(loop, executor, environ, channel, send)
+            await self._run_and_deliver(loop, executor, environ, channel, pump, send)
         finally:
             pump.abort()
             channel.stop()
@@ -245,7 +267,8 @@ class WsgiToAsgiInstance:
         executor: Executor,
         environ: dict[str, Any],
         channel: ResponseChannel,
-        send: Send,
+        pump: BodyPump,
+        send: ASGISendCallable,
     ) -> None:
         application = self.wsgi_application
         if application is None:
@@ -255,6 +278,8 @@ class WsgiToAsgiInstance:
         errors_stream = environ["wsgi.errors"]
 
         def run_in_thread() -> BaseException | None:
+            # From here on the body is read ahead, and a client leaving is seen.
+            loop.call_soon_threadsafe(pump.start)
             try:
                 run_application(application, environ, writer)
                 return None
@@ -288,7 +313,7 @@ class WsgiToAsgiInstance:
         await self._finish(error, writer, channel, send)
 
     @staticmethod
-    async def _deliver(channel: ResponseChannel, send: Send) -> None:
+    async def _deliver(channel: ResponseChannel, send: ASGISendCallable) -> None:
         """Send what the app thread produces until it is done."""
         while True:
             batch, finished = await channel.take()
@@ -307,7 +332,7 @@ class WsgiToAsgiInstance:
         error: BaseException | None,
         writer: ResponseWriter,
         channel: ResponseChannel,
-        send: Send,
+        send: ASGISendCallable,
     ) -> None:
         client_gone = channel.client_gone
         if error is None:
@@ -372,9 +397,9 @@ class WsgiToAsgi:
         # Fail at construction, not at the first request.
         _Options(duplicate_header_limit, **self._instance_options)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ServerScope, receive: ServerReceive, send: ServerSend) -> None:
         if scope["type"] == "lifespan":
-            await _serve_lifespan(receive, send, self._shutdown)
+            await _serve_lifespan(receive, _exact_send(send), self._shutdown)
             return
         executor = self._executor
         if self._pool is not None and scope["type"] == "http":

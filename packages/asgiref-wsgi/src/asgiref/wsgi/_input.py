@@ -18,8 +18,8 @@ import io
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from asgiref.wsgi._errors import (
     ClientDisconnected,
@@ -29,7 +29,8 @@ from asgiref.wsgi._errors import (
 )
 from asgiref.wsgi._pool import ClientWait
 
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+if TYPE_CHECKING:
+    from asgiref.wsgi._interface import ServerReceive
 
 # How long a blocked reader sleeps before re-checking that the request is
 # still alive; only matters if the loop was closed without ending the request
@@ -41,6 +42,13 @@ _WAKE_INTERVAL = 1.0
 # streams its response while it reads (and so pauses between reads) to go on.
 _UNREAD_GRACE = 0.5
 _FULL_BUFFER_CHECK = 0.1
+# A reader whose client has delivered this much since its last short wait (or
+# that has not waited yet) waits up to _KEEP_SLOT_WAIT for more before it
+# steps aside in the pool. Stepping aside on every brief wait for a fast client
+# lets every queued upload start at once (one thread and its buffers each);
+# a stalled or trickling client still steps aside, after one short wait.
+_KEEP_SLOT_CREDIT = 64 * 1024
+_KEEP_SLOT_WAIT = 0.1
 
 
 class BodyPump:
@@ -49,7 +57,7 @@ class BodyPump:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        receive: Receive,
+        receive: ServerReceive,
         *,
         buffer_size: int,
         max_body_size: int | None,
@@ -58,6 +66,7 @@ class BodyPump:
         on_disconnect: Callable[[], None],
         response_started: Callable[[], bool],
         client_wait: ClientWait,
+        held: bool = False,
     ) -> None:
         self._loop = loop
         self._receive = receive
@@ -71,8 +80,13 @@ class BodyPump:
         self._client_wait = client_wait
         self._condition = threading.Condition()
         self._chunks: deque[bytes] = deque()
+        # Where the unread part of the first chunk starts: a read taking part
+        # of a chunk copies only what it returns, never the rest.
+        self._offset = 0
         self._buffered = 0
         self._received = 0
+        # Bytes delivered since the reader's last short wait (see _KEEP_SLOT_CREDIT).
+        self._credit = _KEEP_SLOT_CREDIT
         self._last_read = time.monotonic()
         self.complete = False
         self.disconnected = False
@@ -85,8 +99,13 @@ class BodyPump:
         self._space = asyncio.Event()
         self._space.set()
         self._arrived = asyncio.Event()
+        # A held pump receives nothing until start(): the body of a request
+        # still waiting for a thread stays in the server's flow-controlled buffer.
+        self._go = asyncio.Event()
+        if not held:
+            self._go.set()
         # A receive() still pending after its wait timed out.
-        self._receiving: asyncio.Future[MutableMapping[str, Any]] | None = None
+        self._receiving: asyncio.Future[Mapping[str, Any]] | None = None
 
     @property
     def timed_out(self) -> bool:
@@ -94,9 +113,14 @@ class BodyPump:
 
     # -- event loop side -------------------------------------------------
 
+    def start(self) -> None:
+        """Let a held pump begin receiving (call on the event loop)."""
+        self._go.set()
+
     async def run(self) -> None:
         """Receive the body ahead of the reader, then keep watching for a disconnect."""
         try:
+            await self._go.wait()
             await self._pump()
         finally:
             if self._receiving is not None:
@@ -108,18 +132,8 @@ class BodyPump:
         while not self.complete:
             if not self._space.is_set() and self.failure is None:
                 await self._wait_for_room()
-            message = await self._next_message()
-            if message is None:
-                self._fail(RequestTimeout, "no request body bytes arrived in time")
-                continue
-            kind = message.get("type")
-            if kind == "http.disconnect":
-                self._mark_disconnected()
+            if not await self._receive_body():
                 return
-            if kind == "http.request":
-                self._accept(bytes(message.get("body") or b""), bool(message.get("more_body")))
-                if self.too_large:
-                    return
         # The body is in; a later message can only be the client leaving.
         while True:
             message = await self._receive()
@@ -127,7 +141,23 @@ class BodyPump:
                 self._mark_disconnected()
                 return
 
-    async def _next_message(self) -> MutableMapping[str, Any] | None:
+    async def _receive_body(self) -> bool:
+        """Buffer the next piece of the body; False once no more will come."""
+        # A method of its own so that no frame keeps the message (and its
+        # body) alive while the pump waits for the next one.
+        message = await self._next_message()
+        if message is None:
+            self._fail(RequestTimeout, "no request body bytes arrived in time")
+            return True
+        kind = message.get("type")
+        if kind == "http.disconnect":
+            self._mark_disconnected()
+            return False
+        if kind == "http.request":
+            self._accept(bytes(message.get("body") or b""), bool(message.get("more_body")))
+        return not self.too_large
+
+    async def _next_message(self) -> Mapping[str, Any] | None:
         """The next message, or None if a wanted body made no progress in time.
 
         A receive() that timed out stays pending for the next call: the
@@ -172,6 +202,7 @@ class BodyPump:
             elif chunk:
                 self._chunks.append(chunk)
                 self._buffered += len(chunk)
+                self._credit += len(chunk)
             if self._buffered >= self._buffer_size and not self.complete:
                 self._space.clear()
             self._condition.notify_all()
@@ -213,6 +244,10 @@ class BodyPump:
         self._last_read = time.monotonic()
         with self._condition:
             chunk = self._available(limit)
+            if chunk is None and self._credit >= _KEEP_SLOT_CREDIT:
+                self._credit = 0
+                self._condition.wait(_KEEP_SLOT_WAIT)
+                chunk = self._available(limit)
             if chunk is not None:
                 return chunk
         # Waiting for the client: the pool may run another request meanwhile.
@@ -236,10 +271,16 @@ class BodyPump:
         return None
 
     def _pop(self, limit: int) -> bytes:
-        chunk = self._chunks.popleft()
-        if len(chunk) > limit:
-            self._chunks.appendleft(chunk[limit:])
-            chunk = chunk[:limit]
+        head, start = self._chunks[0], self._offset
+        end = start + limit
+        if end < len(head):
+            chunk = head[start:end]
+            self._offset = end
+        else:
+            # The whole rest of the chunk: the message's own bytes when unread.
+            chunk = head[start:] if start else head
+            self._chunks.popleft()
+            self._offset = 0
         self._buffered -= len(chunk)
         if not self._space.is_set() and self._buffered < self._buffer_size:
             # One wake-up per refill, not one per read.

@@ -16,10 +16,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asgiref.wsgi._errors import StreamingStoppedError
 from asgiref.wsgi._pool import ClientWait
+
+if TYPE_CHECKING:
+    from asgiref.typing import ASGISendEvent
 
 # How often a blocked app thread checks that the event loop still exists.
 _WAKE_INTERVAL = 1.0
@@ -30,7 +33,7 @@ class Outgoing:
 
     __slots__ = ("message", "sent", "size", "wait")
 
-    def __init__(self, message: dict[str, Any], size: int = 0, *, wait: bool = False) -> None:
+    def __init__(self, message: ASGISendEvent, size: int = 0, *, wait: bool = False) -> None:
         self.message = message
         self.size = size
         self.wait = wait

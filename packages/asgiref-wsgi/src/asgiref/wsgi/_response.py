@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.wsgi._errors import StreamingStoppedError
 from asgiref.wsgi._filewrapper import FileWrapper
 from asgiref.wsgi._output import Outgoing, ResponseChannel
+
+if TYPE_CHECKING:
+    from asgiref.typing import HTTPResponsePathsendEvent, HTTPResponseZeroCopySendEvent
 
 logger = logging.getLogger("asgiref.wsgi")
 
@@ -155,12 +158,11 @@ class ResponseWriter:
         self._send_headers()
 
     def _send_headers(self) -> None:
-        if self.headers_sent:
+        status = self._status
+        if self.headers_sent or status is None:  # None: every caller has refused that
             return
         self._channel.put(
-            Outgoing(
-                {"type": "http.response.start", "status": self._status, "headers": self._headers}
-            )
+            Outgoing({"type": "http.response.start", "status": status, "headers": self._headers})
         )
         self.headers_sent = self._channel.response_started = True
         if self._held_empty_chunk:
@@ -172,7 +174,7 @@ class ResponseWriter:
         """Hand the file to the server when it offers a way to send files itself."""
         if self._status is None:
             return False
-        message: dict[str, Any] | None = None
+        message: HTTPResponsePathsendEvent | HTTPResponseZeroCopySendEvent | None = None
         if "http.response.pathsend" in self._extensions:
             path = wrapper.sendable_path()
             # A partial file (Content-Length smaller than the file) is streamed instead.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from asgiref.wsgi._adapter import WsgiToAsgi, WsgiToAsgiInstance
+from asgiref.wsgi._asgi_to_wsgi import AsgiToWsgi
 from asgiref.wsgi._errors import (
     ClientDisconnected,
     RequestBodyDiscarded,
@@ -21,6 +22,7 @@ from asgiref.wsgi._errors import (
 from asgiref.wsgi._filewrapper import FileWrapper
 
 __all__ = [
+    "AsgiToWsgi",
     "ClientDisconnected",
     "FileWrapper",
     "RequestBodyDiscarded",
@@ -33,6 +35,7 @@ __all__ = [
 # Our classes present themselves where users import them from, as upstream's
 # do: in reprs, pickles and generated docs.
 for _public in (
+    AsgiToWsgi,
     ClientDisconnected,
     FileWrapper,
     RequestBodyDiscarded,

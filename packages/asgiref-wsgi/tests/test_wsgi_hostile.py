@@ -129,6 +129,9 @@ async def test_malformed_headers_are_400(
     reply, app, _ = await reject(run_asgi, scope_for, [header])
     assert reply.status == 400
     assert not app.environs
+    if header[0] == b"content-length":
+        # Where the body ends is unknown: the connection must not be reused.
+        assert reply.header(b"connection") == b"close"
 
 
 @pytest.mark.usefixtures("no_error_logs")
@@ -138,10 +141,12 @@ async def test_malformed_headers_are_400(
 async def test_repeated_content_lengths(
     run_asgi: Any, scope_for: Any, values: tuple[bytes, bytes], status: int, seen: str | None
 ) -> None:
-    # Different values -> 400 without the app; equal values reach it as one.
+    # Different values -> 400 without the app, and the connection is not reused
+    # (where the body ends is unknown); equal values reach it as one.
     headers = [(b"content-length", value) for value in values]
     reply, app, _ = await reject(run_asgi, scope_for, headers)
     assert reply.status == status
+    assert reply.header(b"connection") == (b"close" if status == 400 else None)
     assert [environ["CONTENT_LENGTH"] for environ in app.environs] == ([seen] if seen else [])
 
 

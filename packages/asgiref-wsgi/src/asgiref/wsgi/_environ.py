@@ -66,7 +66,9 @@ def _content_length(values: list[bytes]) -> int:
         or len(first) > _MAX_LENGTH_DIGITS
         or any(other.strip() != first for other in values[1:])
     ):
-        raise RejectedRequestError(400, "Bad Request: Invalid Content-Length")
+        # Where this body ends is unknown, so the rest of the connection cannot
+        # be read as further requests.
+        raise RejectedRequestError(400, "Bad Request: Invalid Content-Length", close=True)
     return int(first)
 
 

@@ -121,8 +121,18 @@ class _MarkedAsgi3:
         (_Asgi3Instance(), b"asgi3 /p"),
         (functools.partial(_asgi3_with_prefix, b"partial "), b"partial /p"),
         (_MarkedAsgi3(), b"marked /p"),
+        (functools.partial(_Asgi3Instance()), b"asgi3 /p"),
+        (functools.partial(functools.partial(_Asgi2Class)), b"asgi2 /p"),
     ],
-    ids=["asgi2-class", "asgi2-factory", "asgi3-instance", "asgi3-partial", "asgi3-marked"],
+    ids=[
+        "asgi2-class",
+        "asgi2-factory",
+        "asgi3-instance",
+        "asgi3-partial",
+        "asgi3-marked",
+        "asgi3-instance-in-partial",
+        "asgi2-class-in-partial",
+    ],
 )
 def test_asgi2_and_asgi3_applications(application: Any, expected: bytes) -> None:
     result = AsgiToWsgi(application, lifespan="off")(_environ(PATH_INFO="/p"), lambda *args: None)

@@ -245,8 +245,20 @@ def test_unknown_status_still_has_a_reason() -> None:
         {"type": "http.response.start", "status": "200"},
         {"type": "http.response.start", "status": 200, "headers": [("a", "b")]},
         {"type": "http.response.start", "status": 200, "headers": [(b"a", b"b\r\nx: y")]},
+        {"type": "http.response.start", "status": 200, "headers": [(b"a", b"b\x00c")]},
+        {"type": "http.response.start", "status": 200, "headers": [(b"a", b"b\x7f")]},
+        {"type": "http.response.start", "status": 200, "headers": [(b"a b", b"c")]},
+        {"type": "http.response.start", "status": 200, "headers": [(b"a\tb", b"c")]},
     ],
-    ids=["status-str", "headers-str", "header-injection"],
+    ids=[
+        "status-str",
+        "headers-str",
+        "header-injection",
+        "nul",
+        "del",
+        "space-in-name",
+        "tab-in-name",
+    ],
 )
 def test_invalid_start_raises_in_the_app_and_is_a_500(
     start: dict[str, Any], caplog: pytest.LogCaptureFixture

@@ -109,7 +109,9 @@ class AsgiToWsgi:
             if self._lifespan is None or self._generation != runner.generation:
                 self._lifespan = self._start_lifespan(runner)
                 self._generation = runner.generation
-                runner.on_exit(id(self), self._lifespan.shutdown)
+                # Keyed by the lifespan, which its hook keeps alive: an id that no
+                # other adapter can reuse while the hook is registered.
+                runner.on_exit(id(self._lifespan), self._lifespan.shutdown)
             return self._lifespan
 
     def _start_lifespan(self, runner: LoopThread) -> Lifespan:
@@ -132,7 +134,8 @@ class AsgiToWsgi:
         runner = shared_loop_thread()
         with runner.lock:
             lifespan, self._lifespan = self._lifespan, None
-            runner.on_exit(id(self), None)
+            if lifespan is not None:
+                runner.on_exit(id(lifespan), None)
         if lifespan is not None and self._generation == runner.generation:
             try:
                 runner.run(lifespan.shutdown()).result(

@@ -2,12 +2,14 @@
 
 asgiref-wsgi does not depend on asgiref-sync, so the rule lives here: markers
 set by the application win, a class is ASGI 2 (building it with the scope is
-its first call), and otherwise an awaitable call means ASGI 3.
+its first call), a ``functools.partial`` is what it wraps, and otherwise an
+awaitable call means ASGI 3.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +33,9 @@ def _is_asgi2(application: object) -> bool:
         return False
     if getattr(application, "_asgi_double_callable", False) or inspect.isclass(application):
         return True
+    if isinstance(application, functools.partial):
+        # Arguments bound ahead do not change what calling the target does.
+        return _is_asgi2(application.func)
     bound_call = getattr(type(application), "__call__", None)  # noqa: B004
     return not (_awaitable_call(application) or _awaitable_call(bound_call))
 

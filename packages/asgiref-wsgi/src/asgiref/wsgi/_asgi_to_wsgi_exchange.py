@@ -13,6 +13,7 @@ import asyncio
 import http
 import logging
 import queue
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -31,6 +32,10 @@ _HOP_BY_HOP = frozenset(
     b"connection keep-alive proxy-authenticate proxy-authorization te trailers"
     b" transfer-encoding upgrade".split()
 )
+# RFC 9110 field syntax, as loosely as servers accept it: control characters,
+# and in a name also space and ":", would corrupt the response on the wire.
+_NAME = re.compile(rb"[^\x00-\x20:\x7f]+")
+_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _wsgi_headers(headers: object) -> list[tuple[str, str]]:
     result: list[tuple[str, str]] = []
     for pair in cast("Sequence[object]", headers):
         name, value = _header(pair)
-        if b"\r" in value or b"\n" in value or not name or b":" in name:
+        if not (_NAME.fullmatch(name) and _VALUE.fullmatch(value)):
             raise ValueError(f"invalid response header {pair!r}")
         if name.lower() not in _HOP_BY_HOP:
             result.append((name.decode("latin-1"), value.decode("latin-1")))

@@ -97,7 +97,7 @@ class Lifespan:
             await self._application(scope, self._receive, self._send)
         except asyncio.CancelledError:
             raise
-        except Exception as error:
+        except BaseException as error:  # SystemExit too: startup must not wait for the timeout
             self._replies.put_nowait(error)
         else:
             self._replies.put_nowait(None)

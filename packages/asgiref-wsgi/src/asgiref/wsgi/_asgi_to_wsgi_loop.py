@@ -3,16 +3,19 @@
 It runs in a daemon thread started on first use. A fork makes the child forget
 the parent's loop (its thread does not exist there) so the child starts its own
 on first use; at interpreter exit the registered shutdown hooks run, remaining
-tasks are cancelled and the loop stops, each step bounded in time.
+tasks are cancelled and the loop stops, each step bounded in time. A task's
+SystemExit or KeyboardInterrupt does not end the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -27,6 +30,9 @@ _START_TIMEOUT = 10.0
 # What a forked child inherited from its parent's loop (see LoopThread._forget).
 _inherited: list[tuple[asyncio.AbstractEventLoop, set[asyncio.Task[Any]]]] = []
 _STOP_TIMEOUT = 5.0
+# CPython 3.12.0 to 3.12.2 refuse to start a thread once interpreter exit has
+# begun (gh-113964, fixed in 3.12.3), and that is when lifespan shutdown runs.
+_EXIT_REFUSES_THREADS = (3, 12) <= sys.version_info[:3] < (3, 12, 3)
 
 
 class LoopThread:
@@ -78,8 +84,15 @@ class LoopThread:
         loop = asyncio.new_event_loop()
         running = threading.Event()
         loop.call_soon(running.set)
+        if _EXIT_REFUSES_THREADS:
+            # An idle worker started now still serves run_in_executor(None, ...)
+            # and asyncio.to_thread() in a shutdown handler at exit.
+            loop.call_soon(loop.run_in_executor, None, _idle)
         thread = threading.Thread(
-            target=loop.run_forever, name="asgiref.wsgi AsgiToWsgi loop", daemon=True
+            target=_run_until_stopped,
+            args=(loop,),
+            name="asgiref.wsgi AsgiToWsgi loop",
+            daemon=True,
         )
         thread.start()
         if not running.wait(_START_TIMEOUT):
@@ -125,6 +138,19 @@ class LoopThread:
             loop.close()
 
 
+def _run_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
+    # asyncio lets KeyboardInterrupt and SystemExit raised in a task escape
+    # run_forever. The task has already stored the exception (its request
+    # answers with it), so the one loop of the process carries on serving.
+    while True:
+        try:
+            loop.run_forever()
+        except (KeyboardInterrupt, SystemExit) as error:
+            logger.error("AsgiToWsgi: a task raised %s; the loop goes on", type(error).__name__)
+        else:
+            return
+
+
 async def _cancel_others() -> None:
     current = asyncio.current_task()
     others = [task for task in asyncio.all_tasks() if task is not current]
@@ -132,7 +158,16 @@ async def _cancel_others() -> None:
         task.cancel()
     if others:
         await asyncio.wait(others, timeout=_STOP_TIMEOUT)
-    await asyncio.wait_for(asyncio.get_running_loop().shutdown_default_executor(), _STOP_TIMEOUT)
+    # It starts a thread, refused at exit on some CPython versions (see
+    # _EXIT_REFUSES_THREADS); concurrent.futures joins the workers then anyway.
+    with contextlib.suppress(RuntimeError):
+        await asyncio.wait_for(
+            asyncio.get_running_loop().shutdown_default_executor(), _STOP_TIMEOUT
+        )
+
+
+def _idle() -> None:
+    """Nothing: run once in the default executor so that it has a thread."""
 
 
 def _register_exit(stop: Callable[[], None]) -> None:

@@ -114,8 +114,15 @@ def server_error(start_response: StartResponse) -> list[bytes]:
     return [_ERROR_BODY]
 
 
-def _incomplete(error: BaseException | None) -> BaseException:
-    return error or RuntimeError("the ASGI application returned without completing its response")
+def _incomplete(error: BaseException | None) -> Exception:
+    if isinstance(error, Exception):
+        return error
+    if error is None:
+        return RuntimeError("the ASGI application returned without completing its response")
+    # The app's SystemExit or KeyboardInterrupt must not end the server's worker thread.
+    aborted = RuntimeError(f"the ASGI application raised {type(error).__name__}")
+    aborted.__cause__ = error
+    return aborted
 
 
 def respond(

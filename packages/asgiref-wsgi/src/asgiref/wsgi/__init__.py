@@ -1,8 +1,11 @@
-"""Run WSGI applications under ASGI servers.
+"""Run WSGI applications under ASGI servers, and ASGI applications under WSGI servers.
 
 ``WsgiToAsgi(wsgi_app)`` is an ASGI 3 application: requests run concurrently
 on a bounded thread pool, request and response bodies stream with bounded
 buffers, and the environ follows PEP 3333 exactly.
+
+``AsgiToWsgi(asgi_app)`` is a PEP 3333 application: every request runs on one
+event loop per process, with lifespan, streamed bodies and bounded waits.
 """
 
 # Upstream's module imports these two, and programs may reach them here.

@@ -15,6 +15,7 @@ from asgiref.compatibility import (
     guarantee_single_callable,
     is_double_callable,
 )
+from asgiref.local._cpython import uses_private
 
 Message = dict[str, Any]
 
@@ -89,6 +90,7 @@ def test_explicit_hints_override_detection() -> None:
     assert is_double_callable(Hinted()) is True
 
 
+@pytest.mark.skipif(not uses_private("legacy_mark"), reason="legacy_mark forced off")
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="the legacy asyncio marker predates 3.12")
 def test_legacy_coroutine_marker_counts_as_single_callable() -> None:
     def marked(scope: Any, receive: Any, send: Any) -> Any:

@@ -109,9 +109,9 @@ def test_live_walks_out_to_a_working_executor() -> None:
     finished: Future[None] = Future()
     finished.set_result(None)
     inner.run_until_future(finished)
-    assert inner._live() is outer
+    assert inner.live() is outer
     outer.run_until_future(finished)
-    assert inner._live() is None
+    assert inner.live() is None
 
 
 # Serving until a CallOutcome ends: the outcome releases the executor's wake-up

@@ -14,11 +14,13 @@ import time
 
 import pytest
 
+from asgiref.local._cpython import uses_private
 from asgiref.sync import async_to_sync
 
 pytestmark = pytest.mark.timeout(60)
 
 
+@pytest.mark.skipif(not uses_private("loop_state"), reason="loop_state forced off")
 @pytest.mark.timeout(20)
 def test_main_task_cancelled_before_its_first_step_raises_instead_of_hanging() -> None:
     kept: list[asyncio.AbstractEventLoop] = []

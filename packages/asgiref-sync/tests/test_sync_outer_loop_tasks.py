@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Coroutine
 from typing import Any, cast
 
 import pytest
 
-from asgiref.sync import (
-    _run_first_step_now,  # pyright: ignore[reportPrivateUsage]
-    _start_task_in_context,  # pyright: ignore[reportPrivateUsage]
-    async_to_sync,
-    sync_to_async,
-)
+from asgiref.local._cpython import run_first_step_now, uses_private
+from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync._coroutines import start_task_in_context
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,6 +22,10 @@ async def _no_suspension() -> str:
     return "done"
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 12) and not uses_private("first_step"),
+    reason="first_step forced off",
+)
 async def test_a_coroutine_that_never_suspends_finishes_inside_the_starting_callback() -> None:
     # 3.12+: eager start; 3.10/3.11: the first step is taken from the ready queue.
     # Started from a plain callback, as the bridge does.
@@ -31,7 +33,7 @@ async def test_a_coroutine_that_never_suspends_finishes_inside_the_starting_call
     started: asyncio.Future[bool] = loop.create_future()
 
     def start() -> None:
-        task = _start_task_in_context(loop, _no_suspension(), contextvars.copy_context())
+        task = start_task_in_context(loop, _no_suspension(), contextvars.copy_context())
         started.set_result(task.done() and task.result() == "done")
 
     loop.call_soon(start)
@@ -39,7 +41,7 @@ async def test_a_coroutine_that_never_suspends_finishes_inside_the_starting_call
 
 
 async def test_a_task_started_from_inside_another_task_runs_later() -> None:
-    task = _start_task_in_context(
+    task = start_task_in_context(
         asyncio.get_running_loop(), _no_suspension(), contextvars.copy_context()
     )
     assert await task == "done"
@@ -113,7 +115,7 @@ async def test_a_first_step_with_work_queued_after_it_waits_its_turn() -> None:
     def create_then_queue_then_take() -> None:
         tasks.append(loop.create_task(step()))
         loop.call_soon(order.append, "later callback")
-        _run_first_step_now(loop, tasks[0])
+        run_first_step_now(loop, tasks[0])
         order.append("after the attempt")
 
     await _in_a_callback(create_then_queue_then_take)
@@ -121,6 +123,10 @@ async def test_a_first_step_with_work_queued_after_it_waits_its_turn() -> None:
     assert order == ["after the attempt", "task", "later callback"]
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12) or not uses_private("first_step"),
+    reason="run_first_step_now acts before 3.12 only (then tasks start eagerly)",
+)
 async def test_the_first_step_is_taken_only_for_that_task() -> None:
     loop = asyncio.get_running_loop()
     ran: list[str] = []
@@ -134,9 +140,9 @@ async def test_the_first_step_is_taken_only_for_that_task() -> None:
 
     def take_steps() -> None:
         tasks.extend([loop.create_task(mine()), loop.create_task(other())])
-        _run_first_step_now(loop, tasks[0])  # the newest handle is other's step
+        run_first_step_now(loop, tasks[0])  # the newest handle is other's step
         ran.append("first attempt")
-        _run_first_step_now(loop, tasks[1])
+        run_first_step_now(loop, tasks[1])
         ran.append("second attempt")
 
     await _in_a_callback(take_steps)
@@ -145,6 +151,10 @@ async def test_the_first_step_is_taken_only_for_that_task() -> None:
     assert ran == expected_other_first
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 12) and not uses_private("first_step"),
+    reason="first_step forced off",
+)
 async def test_a_nested_call_that_suspends_is_listed_for_cancellation_until_it_ends() -> None:
     listed: list[int] = []
 

@@ -31,6 +31,7 @@ import asgiref.sync
 from asgiref.compatibility import guarantee_single_callable, is_double_callable
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from asgiref.local import Local
+from asgiref.local._cpython import uses_private
 from asgiref.sync import (
     AsyncSingleThreadContext,
     AsyncToSync,
@@ -431,6 +432,7 @@ def test_async_single_thread_context_keeps_one_loop_thread_under_churn(
     assert inner is not threads[0]
 
 
+@pytest.mark.skipif(not uses_private("legacy_mark"), reason="legacy_mark forced off")
 def test_coroutine_marking_is_seen_by_every_checker() -> None:
     """README: "`iscoroutinefunction` and `markcoroutinefunction`"."""
 
@@ -992,6 +994,7 @@ async def test_thread_sensitive_threads_are_named_apart() -> None:
 # -- event loops of async_to_sync ------------------------------------------------------
 
 
+@pytest.mark.skipif(not uses_private("loop_state"), reason="loop_state forced off")
 def test_does_not_start_a_thread_and_a_loop_for_every_call(no_idle_loops: None) -> None:
     """README: "`async_to_sync` from a thread without an event loop does not
     start a thread and a loop for every call, as upstream does"."""
@@ -1104,6 +1107,7 @@ def test_a_caller_never_waits_forever_for_an_ended_loop_thread(
         gc.collect()
 
 
+@pytest.mark.skipif(not uses_private("loop_state"), reason="loop_state forced off")
 def test_the_loop_object_outlives_its_call(bridge_helpers: Any) -> None:
     """README: "Differences that remain: the loop object itself is reused, so
     code that keeps a reference to it after its call can still schedule work

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import os
 import threading
@@ -53,19 +54,12 @@ from concurrent.futures import Future
 from contextvars import Context
 from typing import Any
 
-from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
-from asgiref.sync import (
-    _create_task_in_context,  # pyright: ignore[reportPrivateUsage]
-    _resolve,  # pyright: ignore[reportPrivateUsage]
-)
-from asgiref.sync._fresh_loop import (
-    FreshLoop,
-    executor_used,
-    exit_steps,
-    finalise,
-    has_pending_task,
-    open_generators,
-)
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.local._cpython import executor_used, has_pending_task, new_outcome, open_generators
+from asgiref.sync._coroutines import create_task_in_context
+from asgiref.sync._fresh_loop import FreshLoop, exit_steps, finalise
+from asgiref.sync._one_thread import bridge_thread
+from asgiref.sync._outcome import resolve
 
 __all__ = ["LoopRunner", "acquire_runner", "close_idle_runners", "release_runner"]
 
@@ -108,10 +102,8 @@ class LoopRunner:
         # Armed by _finish when this runner may become surplus.
         self._idle_timer: asyncio.TimerHandle | None = None
         self.loop = self._new_loop()
-        self._thread = threading.Thread(
-            target=self._serve,
-            name=f"asgiref-async_to_sync-loop-{next(_thread_numbers)}",
-            daemon=True,
+        self._thread = bridge_thread(
+            self._serve, f"asgiref-async_to_sync-loop-{next(_thread_numbers)}"
         )
         self._thread.start()
 
@@ -148,14 +140,14 @@ class LoopRunner:
         """Run ``coro`` as the call's main task, in ``context``. The returned
         future is done once the call is over and cleaned up: with None, or
         with what escaped the loop."""
-        done: Future[None] = CallOutcome()
+        done: Future[None] = new_outcome()
         self._done = done
         self._state = _RUNNING
         try:
             self.loop.call_soon_threadsafe(self._start, coro, context, done)
         except RuntimeError as exc:  # closed: only if the thread has ended
             coro.close()
-            _resolve(done, error=exc)
+            resolve(done, error=exc)
         return done
 
     def serve_until_done(self, executor: CurrentThreadExecutor, done: Future[None]) -> None:
@@ -163,8 +155,8 @@ class LoopRunner:
         now and then that the loop thread still lives."""
         self._watched = done
         try:
-            executor._begin(done)  # pyright: ignore[reportPrivateUsage]
-            executor._serve(done, _LIVENESS_POLL_SECONDS, self._check_alive)  # pyright: ignore[reportPrivateUsage]
+            executor.begin(done)
+            executor.serve(done, _LIVENESS_POLL_SECONDS, self._check_alive)
         finally:
             # Not kept: it may hold an exception, and with it frames.
             self._watched = None
@@ -175,7 +167,7 @@ class LoopRunner:
             self.closing = True  # however it ended, it takes no more calls
             with contextlib.suppress(Exception):  # nothing runs it any more
                 self.loop.close()
-            _resolve(
+            resolve(
                 done,
                 error=RuntimeError(
                     "The event loop thread running this async_to_sync call ended "
@@ -194,12 +186,12 @@ class LoopRunner:
             self._idle_timer = None
             timer.cancel()
         try:
-            task = _create_task_in_context(self.loop, coro, context)
+            task = create_task_in_context(self.loop, coro, context)
         except BaseException as exc:
             coro.close()
             self._state = _IDLE
             self._done = None
-            _resolve(done, error=exc)
+            resolve(done, error=exc)
             return
         task.add_done_callback(self._main_done)
 
@@ -244,7 +236,7 @@ class LoopRunner:
     def _finish(self) -> None:
         done = self._go_idle()
         if done is not None:
-            _resolve(done)
+            resolve(done)
 
     def _go_idle(self) -> Future[None] | None:
         """End the current call's state on a usable loop; the call's future
@@ -296,7 +288,7 @@ class LoopRunner:
                 else:
                     done, self._done = self._done, None
                 if done is not None:
-                    _resolve(done, error=escaped)
+                    resolve(done, error=escaped)
                 if not carry_on:
                     return
         finally:
@@ -304,10 +296,13 @@ class LoopRunner:
                 self.closing = True
             done = self._done
             if done is not None:
-                _resolve(done, error=RuntimeError("The event loop thread of async_to_sync ended."))
+                resolve(done, error=RuntimeError("The event loop thread of async_to_sync ended."))
 
     def _new_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
+        # In a fresh context: the loop keeps the context it was made in (its
+        # self-pipe reader's handle holds a copy) for as long as it lives,
+        # and the first loop is made in the thread of whichever call needed it.
+        loop = contextvars.Context().run(asyncio.new_event_loop)
         self._fresh = FreshLoop(loop)
         self._idle_timer = None
         return loop

@@ -28,15 +28,18 @@ trades, and how each difference is handled:
 from __future__ import annotations
 
 import atexit
+import contextvars
+import sys
 import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from asgiref.current_thread_executor import CallOutcome, CurrentThreadExecutor
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.local._cpython import new_outcome
 
-__all__ = ["OneThreadExecutor"]
+__all__ = ["OneThreadExecutor", "bridge_thread"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -44,14 +47,27 @@ _R = TypeVar("_R")
 _live: weakref.WeakSet[OneThreadExecutor] = weakref.WeakSet()
 
 
+def bridge_thread(target: Callable[[], object], name: str) -> threading.Thread:
+    """A (not yet started) daemon thread for the bridge, in a fresh, empty
+    context: what every thread started before 3.14 gets, and what it still
+    gets from 3.14 when ``sys.flags.thread_inherit_context`` is on (free-
+    threaded builds) instead of a copy of the starter's context, which a
+    long-lived thread would otherwise keep alive, with all its values."""
+    if sys.version_info >= (3, 14):
+        fresh = contextvars.Context()
+        return threading.Thread(target=target, name=name, daemon=True, context=fresh)
+    return threading.Thread(target=target, name=name, daemon=True)
+
+
 class OneThreadExecutor(ThreadPoolExecutor):
     """A one-worker executor whose thread starts on the first submit."""
 
     def __init__(self, thread_name: str) -> None:
         super().__init__(max_workers=1, thread_name_prefix=thread_name)
+        self._name = thread_name
         self._start_lock = threading.Lock()
         self._server: CurrentThreadExecutor | None = None
-        self._stop: Future[None] = CallOutcome()
+        self._stop: Future[None] = new_outcome()
         self._stopped: Future[None] | None = None
         self._last_job: weakref.ref[Future[object]] | None = None
         self._worker: threading.Thread | None = None
@@ -61,7 +77,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
         server = self._server
         if server is None:
             server = self._start()
-        future = server._try_submit(fn, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+        future = server.try_submit(fn, args, kwargs)
         if future is None:
             raise RuntimeError("cannot schedule new futures after shutdown")
         self._last_job = weakref.ref(future)
@@ -75,7 +91,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
             self._closed = True
             server, worker = self._server, self._worker
             if server is not None and cancel_futures:
-                server._cancel_queued()  # pyright: ignore[reportPrivateUsage]
+                server.cancel_queued()
             if not self._stop.done():
                 self._stop.set_result(None)
         if wait and worker is not None and worker is not threading.current_thread():
@@ -99,7 +115,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
 
     def __repr__(self) -> str:
         state = "shut down" if self._closed else "running" if self._worker else "not started"
-        return f"<one-thread ThreadPoolExecutor {self._thread_name_prefix!r} ({state})>"
+        return f"<one-thread ThreadPoolExecutor {self._name!r} ({state})>"
 
     def _start(self) -> CurrentThreadExecutor:
         with self._start_lock:
@@ -109,7 +125,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
             ready = threading.Event()
             holder: list[CurrentThreadExecutor] = []
-            stopped: Future[None] = CallOutcome()
+            stopped: Future[None] = new_outcome()
 
             def serve() -> None:
                 try:
@@ -120,9 +136,7 @@ class OneThreadExecutor(ThreadPoolExecutor):
                 finally:
                     stopped.set_result(None)
 
-            worker = threading.Thread(
-                target=serve, name=f"{self._thread_name_prefix}_0", daemon=True
-            )
+            worker = bridge_thread(serve, f"{self._name}_0")
             worker.start()
             ready.wait()
             self._server, self._worker, self._stopped = holder[0], worker, stopped

@@ -18,7 +18,7 @@ from typing import Any as Any
 from typing import Optional as Optional
 
 from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
-from asgiref.compatibility._timeout_error import AsgirefTimeoutError
+from asgiref.timeout._error import AsgirefTimeoutError
 
 __all__ = ["timeout"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.compatibility import guarantee_single_callable
-from asgiref.compatibility._timeout_error import AsgirefTimeoutError
+from asgiref.timeout._error import AsgirefTimeoutError
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIApplication, Scope

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from asgiref.compatibility._timeout_error import AsgirefTimeoutError
+from asgiref.timeout._error import AsgirefTimeoutError
 from asgiref.testing._communicator import ApplicationCommunicator
 
 if TYPE_CHECKING:

@@ -1,0 +1,205 @@
+"""Outcomes and context values crossing between the two sides of a bridge call.
+
+How a call's outcome reaches the side that waits for it (:func:`resolve`,
+:func:`waiter_for`, :func:`await_outcome`), how the caller's active exception
+is seen on the other side (:func:`call_while_handling`,
+:func:`await_while_handling`), and how context values travel back
+(:func:`flow_back`, :func:`restore_context`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, Future, InvalidStateError
+from typing import Any, Final
+
+from asgiref.local._store import MOVE_LEAVES_ALONE, crossing, moved_here
+
+__all__ = [
+    "BRIDGE_PRIVATE_VARS",
+    "await_outcome",
+    "await_while_handling",
+    "call_while_handling",
+    "discard",
+    "flow_back",
+    "resolve",
+    "restore_context",
+    "until_work_finished",
+    "waiter_for",
+]
+
+_MISSING: Final[Any] = object()
+
+# The chain of single-thread executors held by the calls enclosing this
+# context (SyncToAsync.deadlock_context; see asgiref.sync._routing).
+deadlock_context: contextvars.ContextVar[Any] = contextvars.ContextVar("deadlock_context")
+
+# Variables of the bridge itself that must not travel back to the caller.
+BRIDGE_PRIVATE_VARS: Final = frozenset({crossing, deadlock_context})
+
+
+def flow_back(context: contextvars.Context) -> None:
+    """Copy the values ``context`` ended with into the current context.
+
+    Values are compared by identity: a third-party ``__eq__`` never runs and an
+    equal-but-new object still replaces the old one.
+    """
+    for var, value in context.items():
+        if var in BRIDGE_PRIVATE_VARS:
+            continue
+        if var.get(_MISSING) is not value:
+            var.set(value)
+
+
+def restore_context(context: contextvars.Context) -> None:
+    """Copy the values of ``context`` into the current context (upstream's
+    ``_restore_context``; code that runs coroutines on a runtime of its own
+    calls it).
+
+    Like :func:`flow_back`, it leaves the bridge's own variables alone. The
+    context is moved onto this thread on purpose, so the ``Local`` values in
+    it become this thread's own, as upstream re-homes them; thread-critical
+    ``Local`` values stay with the thread that set them.
+    """
+    for var, value in context.items():
+        if var in BRIDGE_PRIVATE_VARS:
+            continue
+        value = moved_here(var, value)
+        if value is not MOVE_LEAVES_ALONE and var.get(_MISSING) is not value:
+            var.set(value)
+
+
+def resolve(future: Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+    """Set ``future``'s outcome, unless the caller already gave up on it (a
+    dead outer loop), in which case the late outcome has nobody to go to."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        pass
+
+
+def _consume_outcome(future: Future[Any] | asyncio.Future[Any]) -> None:
+    # Marks an asyncio future's exception as retrieved (no "never retrieved"
+    # log for a call whose awaiting task was cancelled).
+    if not future.cancelled():
+        future.exception()
+
+
+def _set_pending_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def waiter_for(
+    loop: asyncio.AbstractEventLoop, future: Future[Any] | asyncio.Future[Any]
+) -> asyncio.Future[None]:
+    """An asyncio future that completes when ``future`` does.
+
+    Cancelling the waiter leaves ``future`` (and the sync code behind it)
+    alone, which is what awaiting under ``asyncio.shield`` gives, with one
+    future fewer.
+    """
+    waiter: asyncio.Future[None] = loop.create_future()
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(lambda _: _set_pending_done(waiter))
+    else:
+
+        def wake(_: object) -> None:
+            try:  # noqa: SIM105  (runs once per call; suppress() costs more)
+                loop.call_soon_threadsafe(_set_pending_done, waiter)
+            except RuntimeError:  # the loop closed meanwhile; nobody waits
+                pass
+
+        future.add_done_callback(wake)
+    return waiter
+
+
+async def await_outcome(
+    loop: asyncio.AbstractEventLoop,
+    future: Future[Any] | asyncio.Future[Any],
+    nested_tasks: list[asyncio.Task[Any]],
+) -> Any:
+    """The outcome of sync code running in another thread (``future``).
+
+    A cancellation is passed on to the async code that sync code is waiting
+    for (its task is in ``nested_tasks``); if that code finishes anyway, the
+    sync code's own outcome, which may well be the cancellation, is the answer.
+    """
+    try:
+        await waiter_for(loop, future)
+    except asyncio.CancelledError:
+        if future.done() or not await _cancel_nested(nested_tasks):
+            # Nobody will read the outcome of the abandoned call.
+            future.add_done_callback(_consume_outcome)
+            raise
+        await waiter_for(loop, future)
+    return future.result()
+
+
+async def _cancel_nested(nested_tasks: list[asyncio.Task[Any]]) -> bool:
+    # The pending one: a task cancelled before its first step (a loop
+    # shutting down) never ran main_wrap, which unlists it.
+    nested = next((task for task in nested_tasks if not task.done()), None)
+    if nested is None:
+        return False
+    nested.cancel()
+    try:
+        await nested
+    except asyncio.CancelledError:
+        return False
+    return True
+
+
+async def until_work_finished(executor: Executor) -> None:
+    """Wait until a shut-down executor has finished its work. Cancelling the
+    wait leaves the work alone: it still completes, in its thread."""
+    from asgiref.sync._one_thread import OneThreadExecutor
+
+    loop = asyncio.get_running_loop()
+    if isinstance(executor, OneThreadExecutor):
+        unfinished = executor.unfinished_work()
+        if unfinished is not None:
+            await waiter_for(loop, unfinished)
+    else:
+        # Put in context_to_thread_executor by other code: its blocking
+        # shutdown waits on a thread of the loop's, never on the loop.
+        await loop.run_in_executor(None, executor.shutdown)
+
+
+def call_while_handling(
+    active: BaseException,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call ``func`` so that it sees ``active`` as the exception being handled
+    (``sys.exc_info()``), as the caller did."""
+    traceback = active.__traceback__
+    try:
+        raise active
+    except BaseException:
+        # Raising prepended this frame; the caller's exception stays as it was.
+        active.__traceback__ = traceback
+        return func(*args, **kwargs)
+
+
+async def await_while_handling(active: BaseException, awaitable: Awaitable[Any]) -> Any:
+    """Await ``awaitable`` with ``active`` as the exception being handled."""
+    traceback = active.__traceback__
+    try:
+        raise active
+    except BaseException:
+        active.__traceback__ = traceback
+        return await awaitable
+
+
+def discard(awaitable: object) -> None:
+    """Close a coroutine that never ran (it would warn when collected)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()

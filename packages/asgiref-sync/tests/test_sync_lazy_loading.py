@@ -15,9 +15,10 @@ from monorepo_testing import python_program_output
 
 pytestmark = pytest.mark.timeout(60)
 
-# Loaded on first use, by the first async_to_sync call from a plain thread
-# (servers, whose sync code always has an outer loop, never make one).
-_DEFERRED = ("asgiref.sync._loop_runner", "asgiref.sync._fresh_loop")
+# Loaded on first use: the sync side of async_to_sync by its first call, the
+# bridge's own loops by the first one from a plain thread (servers, whose
+# sync code always has an outer loop, never make one).
+_DEFERRED = ("asgiref.sync._waiting", "asgiref.sync._loop_runner", "asgiref.sync._fresh_loop")
 
 
 def test_importing_sync_loads_none_of_what_calls_load_later(tmp_path: Path) -> None:

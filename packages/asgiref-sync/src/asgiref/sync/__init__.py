@@ -9,13 +9,8 @@ This module holds what other projects patch, subclass and import: the two
 bridge classes (their class attributes and the methods ``thread_handler``
 and ``main_wrap`` are looked up through the class or the instance at call
 time, so patches reach the running code), the two context managers and the
-public functions. The machinery lives in private modules beside it:
-_coroutines (coroutine functions, wrappers, tasks across versions),
-_routing (single-thread executors, the deadlock chain, the context
-managers' behaviour), _outcome (outcomes and context values crossing the
-bridge), _waiting (the sync side of async_to_sync), _loop_runner and
-_fresh_loop (the bridge's own event loops), _one_thread (the executor behind
-thread-sensitive calls and the bridge's threads).
+public functions. The machinery lives in the private modules beside it,
+each named after its job (the package README's "For maintainers" lists them).
 """
 
 from __future__ import annotations
@@ -36,7 +31,6 @@ from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import Executor, Future
 from concurrent.futures import InvalidStateError as InvalidStateError
 from concurrent.futures import ThreadPoolExecutor as ThreadPoolExecutor
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 from typing import Dict as Dict  # noqa: UP035
 from typing import List as List  # noqa: UP035
@@ -54,30 +48,9 @@ from asgiref.local._store import (
     local_get,
     rehome,
 )
-from asgiref.sync import _outcome
-from asgiref.sync._coroutines import (
-    bound_stand_in,
-    iscoroutinefunction,
-    markcoroutinefunction,
-    stand_in_for,
-)
-from asgiref.sync._outcome import (
-    await_outcome,
-    await_while_handling,
-    call_while_handling,
-    flow_back,
-    resolve,
-    restore_context,
-)
-from asgiref.sync._routing import (
-    AsyncSingleThreadContextBase,
-    Occupancy,
-    ThreadSensitiveContextBase,
-    one_thread_executor,
-    route,
-    submit_routed,
-)
-from asgiref.sync._waiting import run_on_outer_loop, run_on_own_loop, untrack
+from asgiref.sync import _coroutines, _outcome, _routing
+from asgiref.sync._coroutines import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync._outcome import OptExcInfo as OptExcInfo
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -104,22 +77,11 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # an awaitable.
 _AsyncCallable: TypeAlias = Callable[_P, Coroutine[Any, Any, _R]] | Callable[_P, Awaitable[_R]]
 
-_RunnerPerContext: TypeAlias = "WeakKeyDictionary[AsyncSingleThreadContext, LoopRunner]"
-
-# What sys.exc_info() returns (upstream takes it from _typeshed).
-OptExcInfo: TypeAlias = (
-    tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
-)
-
 # Upstream's names: its context-moving function, and the record and re-homing
 # function of asgiref.local that it imports.
-_restore_context = restore_context
+_restore_context = _outcome.restore_context
 _Storage = Storage
 _rehome = rehome
-
-_DROPPED = (
-    "The event loop running this async_to_sync call dropped it before the coroutine completed."
-)
 
 # This process's ID, kept current by the fork hook at the end of this module
 # (os.getpid() is a system call; the bridge compares it on every nested call).
@@ -138,7 +100,7 @@ class SyncToAsync(Generic[_P, _R]):
 
     # The process-wide thread for thread-sensitive code that has no better
     # home. The thread itself starts on first use.
-    single_thread_executor: ClassVar[Executor] = one_thread_executor("process")
+    single_thread_executor: ClassVar[Executor] = _routing.one_thread_executor("process")
 
     thread_sensitive_context: ClassVar[contextvars.ContextVar[ThreadSensitiveContext]] = (
         contextvars.ContextVar("thread_sensitive_context")
@@ -159,16 +121,11 @@ class SyncToAsync(Generic[_P, _R]):
         executor: Executor | None = None,
         context: contextvars.Context | None = None,
     ) -> None:
-        if (
-            not callable(func)
-            or iscoroutinefunction(func)
-            # The __call__ of callable objects is what runs (not a callability test).
-            or iscoroutinefunction(getattr(func, "__call__", func))  # noqa: B004
-        ):
+        if not callable(func) or _coroutines.runs_as_coroutine(func):
             raise TypeError("sync_to_async can only be applied to sync functions.")
         if thread_sensitive and executor is not None:
             raise TypeError("executor must not be set when thread_sensitive is True")
-        stand_in_for(self, func)
+        _coroutines.stand_in_for(self, func)
         self.func = func
         self.context = context
         self._thread_sensitive = thread_sensitive
@@ -179,12 +136,12 @@ class SyncToAsync(Generic[_P, _R]):
         __traceback_hide__ = True
         loop = asyncio.get_running_loop()
         nested_tasks: list[asyncio.Task[Any]] = []
-        occupancy: Occupancy | None = None
+        occupancy: _routing.Occupancy | None = None
         token: contextvars.Token[Any] | None = None
         if self._thread_sensitive:
             # Set before the context is copied: the sync code's own nested
             # calls must see this call in the chain.
-            occupancy = Occupancy(self.deadlock_context.get(None))
+            occupancy = _routing.Occupancy(self.deadlock_context.get(None))
             token = self.deadlock_context.set(occupancy)
         future: Future[Any] | asyncio.Future[Any] | None = None
         abandoned = False
@@ -198,12 +155,12 @@ class SyncToAsync(Generic[_P, _R]):
             )
             if occupancy is not None:
                 choose = functools.partial(self._thread_sensitive_executor, loop)
-                future = submit_routed(choose, occupancy, self._describe(), call)
+                future = _routing.submit_routed(choose, occupancy, self.func, call)
             elif self._executor is None:
                 future = loop.run_in_executor(None, call)
             else:
                 future = self._executor.submit(call)
-            result: _R = await await_outcome(loop, future, nested_tasks)
+            result: _R = await _outcome.await_outcome(loop, future, nested_tasks)
             return result
         except GeneratorExit:
             # Closed without its task: the task was destroyed while pending
@@ -222,18 +179,15 @@ class SyncToAsync(Generic[_P, _R]):
                     # deadlock.
                     self.deadlock_context.reset(token)
                 if self.context is None and context is not None and future is not None:
-                    flow_back(context)
+                    _outcome.flow_back(context)
 
     def _thread_sensitive_executor(self, loop: asyncio.AbstractEventLoop) -> Executor:
-        return route(
+        return _routing.route(
             local_get(AsyncToSync.executors, "current", None),
             self.thread_sensitive_context.get(None),
             AsyncToSync.loop_thread_executors.get(loop),
             self.single_thread_executor,
         )
-
-    def _describe(self) -> str:
-        return getattr(self.func, "__qualname__", None) or repr(self.func)
 
     def thread_handler(
         self,
@@ -258,13 +212,15 @@ class SyncToAsync(Generic[_P, _R]):
             active = exc_info[1]
             if active is None:
                 return func(*args, **kwargs)
-            return call_while_handling(active, func, args, kwargs)
+            return _outcome.call_while_handling(active, func, args, kwargs)
         finally:
             bridge_state.depth -= 1
             state.main_event_loop, state.main_event_loop_pid, state.task_context = saved
 
     def __get__(self, parent: Any, objtype: Any = None) -> Any:
-        return self if parent is None else bound_stand_in(self.__call__, parent, self.func)
+        if parent is None:
+            return self
+        return _coroutines.bound_stand_in(self.__call__, parent, self.func)
 
 
 class AsyncToSync(Generic[_P, _R]):
@@ -296,13 +252,9 @@ class AsyncToSync(Generic[_P, _R]):
         awaitable: _AsyncCallable[_P, _R],
         force_new_loop: bool = False,
     ) -> None:
-        if not callable(awaitable) or (
-            not iscoroutinefunction(awaitable)
-            # The __call__ of callable objects is what runs (not a callability test).
-            and not iscoroutinefunction(getattr(awaitable, "__call__", awaitable))  # noqa: B004
-        ):
+        if not callable(awaitable) or not _coroutines.runs_as_coroutine(awaitable):
             warnings.warn("async_to_sync was passed a non-async-marked callable", stacklevel=2)
-        stand_in_for(self, awaitable)
+        _coroutines.stand_in_for(self, awaitable)
         self.awaitable = awaitable
         self.force_new_loop = force_new_loop
         # Kept for code that reads it; the outer loop is found at call time.
@@ -310,6 +262,10 @@ class AsyncToSync(Generic[_P, _R]):
 
     def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
+        # The sync side of the bridge loads with the first call, not with the
+        # package (import time is a tracked benchmark row).
+        import asgiref.sync._waiting as _waiting
+
         if get_running_loop() is not None:
             raise RuntimeError(
                 "You cannot use AsyncToSync in the same thread as an async event loop - "
@@ -326,13 +282,12 @@ class AsyncToSync(Generic[_P, _R]):
             state = SyncToAsync.threadlocal
             outer = state.main_event_loop
             if outer is not None and state.main_event_loop_pid == _pid and outer.is_running():
-                done = run_on_outer_loop(self, outer, state.task_context, awaitable)
+                done = _waiting.run_on_outer_loop(self, outer, state.task_context, awaitable)
                 if done is not None:
-                    result: _R = done.result()
-                    return result
+                    return done.result()
                 # The outer loop went away before our coroutine started; it
                 # never ran, so running it on a loop of our own is safe.
-        return run_on_own_loop(self, awaitable)
+        return _waiting.run_on_own_loop(self, awaitable)
 
     async def main_wrap(
         self,
@@ -356,37 +311,29 @@ class AsyncToSync(Generic[_P, _R]):
         # call's thread-sensitive work itself.
         crossing.set(object())
         SyncToAsync.deadlock_context.set(None)
-        # A nested call's task is listed in task_context (so that cancelling
-        # the sync_to_async call waiting for it cancels it) by
-        # start_main_task, once the task has suspended.
-        result: Any = None
-        error: BaseException | None = None
+        active = exc_info[1]
+        if active is not None:
+            awaitable = _outcome.await_while_handling(active, awaitable)
         try:
-            active = exc_info[1]
-            if active is None:
-                result = await awaitable
-            else:
-                result = await await_while_handling(active, awaitable)
+            result = await awaitable
         except GeneratorExit:
             # Finalised without its task (see SyncToAsync.__call__): the
             # current context is some unrelated thread's, so it is not
             # captured; the waiting thread gets an error instead of a hang.
-            untrack(task_context)
-            resolve(call_result, error=RuntimeError(_DROPPED))
+            _outcome.report_dropped(call_result, task_context)
             raise
         except BaseException as exc:
-            error = exc
-        untrack(task_context)
-        # Captured first: the waiting thread wakes as soon as the future
-        # resolves, and reads it at once.
-        context[0] = contextvars.copy_context()
-        resolve(call_result, result, error)
+            _outcome.report(call_result, task_context, context, error=exc)
+        else:
+            _outcome.report(call_result, task_context, context, result)
 
     def __get__(self, parent: Any, objtype: Any = None) -> Any:
-        return self if parent is None else bound_stand_in(self.__call__, parent, self.awaitable)
+        if parent is None:
+            return self
+        return _coroutines.bound_stand_in(self.__call__, parent, self.awaitable)
 
 
-class ThreadSensitiveContext(ThreadSensitiveContextBase):
+class ThreadSensitiveContext(_routing.ThreadSensitiveContextBase):
     """Async context manager: thread-sensitive calls made inside it run on a
     thread that belongs to it.
 
@@ -399,9 +346,6 @@ class ThreadSensitiveContext(ThreadSensitiveContextBase):
     ``async_to_sync`` call, is never shut down by us, and the object can be
     entered only once.
     """
-
-    # The bridge's state it works with, read through the bridge classes at
-    # call time (programs patch them).
 
     @staticmethod
     def _current() -> contextvars.ContextVar[Any]:
@@ -416,7 +360,7 @@ class ThreadSensitiveContext(ThreadSensitiveContextBase):
         return AsyncToSync.executors
 
 
-class AsyncSingleThreadContext(AsyncSingleThreadContextBase):
+class AsyncSingleThreadContext(_routing.AsyncSingleThreadContextBase):
     """Sync context manager: every ``async_to_sync`` call inside it runs its
     event loop on the same thread. Re-entrant (only the outermost counts)."""
 
@@ -434,7 +378,7 @@ def _reset_after_fork() -> None:
     # waiting threads of the parent are gone.
     global _pid
     _pid = os.getpid()
-    SyncToAsync.single_thread_executor = one_thread_executor("process")
+    SyncToAsync.single_thread_executor = _routing.one_thread_executor("process")
     SyncToAsync.context_to_thread_executor.clear()
     AsyncToSync.loop_thread_executors.clear()
     AsyncToSync.context_to_thread_executor.clear()
@@ -489,16 +433,12 @@ def async_to_sync(
 
 @overload
 def async_to_sync(
-    awaitable: _AsyncCallable[_P, _R],
-    *,
-    force_new_loop: bool = False,
+    awaitable: _AsyncCallable[_P, _R], *, force_new_loop: bool = False
 ) -> AsyncToSync[_P, _R]: ...
 
 
 def async_to_sync(
-    awaitable: _AsyncCallable[_P, _R] | None = None,
-    *,
-    force_new_loop: bool = False,
+    awaitable: _AsyncCallable[_P, _R] | None = None, *, force_new_loop: bool = False
 ) -> AsyncToSync[_P, _R] | Callable[[_AsyncCallable[_P, _R]], AsyncToSync[_P, _R]]:
     """Make an async callable callable from sync code: ``async_to_sync(f)(...)``
     runs ``f(...)`` to completion and returns its result. Usable bare, as

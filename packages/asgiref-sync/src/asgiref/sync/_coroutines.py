@@ -27,6 +27,7 @@ __all__ = [
     "create_task_in_context",
     "iscoroutinefunction",
     "markcoroutinefunction",
+    "runs_as_coroutine",
     "stand_in_for",
     "start_task_in_context",
 ]
@@ -37,6 +38,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _PARTIAL: Final = cast("type[functools.partial[Any]]", functools.partial)
 
 _TASKS_TAKE_CONTEXT: Final = sys.version_info >= (3, 11)
+
+
+def runs_as_coroutine(func: object) -> bool:
+    """Whether calling ``func`` runs a coroutine function: ``func`` itself, or
+    the ``__call__`` of a callable object (what runs, not a callability test)."""
+    return iscoroutinefunction(func) or iscoroutinefunction(getattr(func, "__call__", func))  # noqa: B004
 
 
 def markcoroutinefunction(func: _F) -> _F:

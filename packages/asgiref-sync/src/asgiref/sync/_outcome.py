@@ -1,7 +1,7 @@
 """Outcomes and context values crossing between the two sides of a bridge call.
 
 How a call's outcome reaches the side that waits for it (:func:`resolve`,
-:func:`waiter_for`, :func:`await_outcome`), how the caller's active exception
+:func:`report`, :func:`waiter_for`, :func:`await_outcome`), how the caller's active exception
 is seen on the other side (:func:`call_while_handling`,
 :func:`await_while_handling`), and how context values travel back
 (:func:`flow_back`, :func:`restore_context`).
@@ -13,24 +13,41 @@ import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future, InvalidStateError
-from typing import Any, Final
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from asgiref.local._cpython import get_running_loop
 from asgiref.local._store import MOVE_LEAVES_ALONE, crossing, moved_here
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
 __all__ = [
     "BRIDGE_PRIVATE_VARS",
+    "OptExcInfo",
     "await_outcome",
     "await_while_handling",
     "call_while_handling",
     "discard",
     "flow_back",
+    "report",
+    "report_dropped",
     "resolve",
     "restore_context",
     "until_work_finished",
+    "untrack",
     "waiter_for",
 ]
 
 _MISSING: Final[Any] = object()
+
+_R = TypeVar("_R")
+
+# What sys.exc_info() returns: the active exception a call carries across
+# (upstream's asgiref.sync takes it from _typeshed; ours re-exports this).
+OptExcInfo: TypeAlias = (
+    tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+)
 
 # The chain of single-thread executors held by the calls enclosing this
 # context (SyncToAsync.deadlock_context; see asgiref.sync._routing).
@@ -196,6 +213,45 @@ async def await_while_handling(active: BaseException, awaitable: Awaitable[Any])
     except BaseException:
         active.__traceback__ = traceback
         return await awaitable
+
+
+_DROPPED = (
+    "The event loop running this async_to_sync call dropped it before the coroutine completed."
+)
+
+
+def untrack(task_context: list[asyncio.Task[Any]] | None) -> None:
+    """Unlist the current task from ``task_context`` (its call is over)."""
+    # Listed only once suspended (see start_main_task): usually empty.
+    # No running loop: a coroutine finalised by the garbage collector
+    # outside any loop (see main_wrap), whose task is gone with its loop.
+    if not task_context or get_running_loop() is None:
+        return
+    task = asyncio.current_task()
+    if task is not None and task in task_context:
+        task_context.remove(task)
+
+
+def report(
+    call_result: Future[_R],
+    task_context: list[asyncio.Task[Any]] | None,
+    context: list[contextvars.Context],
+    result: Any = None,
+    error: BaseException | None = None,
+) -> None:
+    """End ``main_wrap``'s call: its outcome, and the context it ended with,
+    go to the waiting thread through ``call_result``."""
+    untrack(task_context)
+    # Captured first: the waiting thread wakes as soon as the future
+    # resolves, and reads it at once.
+    context[0] = contextvars.copy_context()
+    resolve(call_result, result, error)
+
+
+def report_dropped(call_result: Future[_R], task_context: list[asyncio.Task[Any]] | None) -> None:
+    """End ``main_wrap``'s call that the loop running it dropped."""
+    untrack(task_context)
+    resolve(call_result, error=RuntimeError(_DROPPED))
 
 
 def discard(awaitable: object) -> None:

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
     from asgiref.sync._loop_runner import LoopRunner
 
+    # Only annotations name it: a Protocol class is slow to build at import.
+    class _HasExecutor(Protocol):
+        def executor_for_call(self) -> Executor: ...
+
+
 __all__ = [
     "AsyncSingleThreadContextBase",
     "Occupancy",
@@ -41,10 +46,6 @@ __all__ = [
 ]
 
 _context_numbers = itertools.count(1)
-
-
-class _HasExecutor(Protocol):
-    def executor_for_call(self) -> Executor: ...
 
 
 class Occupancy:
@@ -109,11 +110,16 @@ def route(
     return process_wide
 
 
+def _describe(func: object) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)
+
+
 def submit_routed(
-    route: Callable[[], Executor], occupancy: Occupancy, describe: str, call: Callable[[], Any]
+    route: Callable[[], Executor], occupancy: Occupancy, func: object, call: Callable[[], Any]
 ) -> Future[Any]:
-    """Submit ``call`` to the executor ``route()`` picks, recorded in
-    ``occupancy`` (released when the call ends, or here if it never starts).
+    """Submit ``call`` (which calls ``func``) to the executor ``route()``
+    picks, recorded in ``occupancy`` (released when the call ends, or here if
+    it never starts).
 
     A CurrentThreadExecutor that finished between routing and submitting
     refuses the work: then route again. The bridge's own routing picks
@@ -128,7 +134,7 @@ def submit_routed(
             if held_by_ancestor(occupancy.outer, executor):
                 raise RuntimeError(
                     "Single thread executor already being used, would deadlock: "
-                    f"the thread-sensitive call to {describe} needs {executor!r}, whose "
+                    f"the thread-sensitive call to {_describe(func)} needs {executor!r}, whose "
                     "only thread is still running the thread-sensitive call that this "
                     "one was started from. Use thread_sensitive=False, or do not block "
                     "that thread on async code."

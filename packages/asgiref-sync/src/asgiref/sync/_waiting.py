@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from asgiref.local import Local
-from asgiref.local._cpython import get_running_loop, new_outcome
+from asgiref.local._cpython import new_outcome
 from asgiref.local._store import push_value
 from asgiref.sync._coroutines import start_task_in_context
 from asgiref.sync._outcome import discard, flow_back, resolve
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 
     from asgiref.sync._loop_runner import LoopRunner
 
-__all__ = ["Bridge", "OuterLoopWatch", "run_on_outer_loop", "run_on_own_loop", "untrack"]
+__all__ = [
+    "Bridge",
+    "OuterLoopWatch",
+    "run_on_outer_loop",
+    "run_on_own_loop",
+]
 
 _R = TypeVar("_R")
 
@@ -44,18 +49,6 @@ _R = TypeVar("_R")
 # fails. Waiting threads are otherwise woken only by work or completion.
 POLL_SECONDS = 0.25
 _STOPPED_LOOP_GRACE_SECONDS = 2.0
-
-
-def untrack(task_context: list[asyncio.Task[Any]] | None) -> None:
-    """Unlist the current task from ``task_context`` (its call is over)."""
-    # Listed only once suspended (see start_main_task): usually empty.
-    # No running loop: a coroutine finalised by the garbage collector
-    # outside any loop (see main_wrap), whose task is gone with its loop.
-    if not task_context or get_running_loop() is None:
-        return
-    task = asyncio.current_task()
-    if task is not None and task in task_context:
-        task_context.remove(task)
 
 
 def start_main_task(

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from asgiref.timeout._error import AsgirefTimeoutError
 from asgiref.testing._communicator import ApplicationCommunicator
+from asgiref.timeout._error import AsgirefTimeoutError
 
 if TYPE_CHECKING:
     from asgiref.typing import ASGIApplication

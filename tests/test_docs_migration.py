@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,7 @@ def test_asgire_installed_last_warns_and_the_recipe_repairs_it(
     assert_clean_release(venv)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="upstream 3.13.0 requires Python 3.11")
 def test_back_to_upstream_leaves_upstream_alone(make_venv: MakeVenv, tmp_path: Path) -> None:
     venv = make_venv(*DISTRIBUTIONS, seed=True)
     _run_page_commands(venv, "Back to upstream asgiref", tmp_path, tmp_path / "unused")

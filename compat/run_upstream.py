@@ -49,6 +49,12 @@ UPSTREAM_SDIST_SHA256 = "034cc8cbf72d00553b4be256703ac545120b4e50af13b49dec99da8
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES_DIR = REPO_ROOT / "packages"
 
+# Run as a file, this script has compat/ on sys.path, not the repository root
+# that holds tools/, the helpers it shares with the other developer scripts.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+from tools.installed_tool import tool_command  # noqa: E402
+
 # Every module the upstream suite imports, all of which must be ours.
 CHECKED_MODULES = (
     "asgiref",
@@ -133,12 +139,8 @@ def pytest_report_header(config):
 
 
 def _pip_command() -> list[str]:
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    found = shutil.which("pip")
-    if found is None:
-        sys.exit("run_upstream: pip is needed to download the upstream sdist (install pip)")
-    return [found]
+    missing = "run_upstream: pip is needed to download the upstream sdist (install pip)"
+    return tool_command("pip", missing)
 
 
 def download_sdist(into: Path) -> Path:

@@ -58,6 +58,23 @@ def pip(venv: Venv, *args: str | Path, cwd: Path | None = None) -> str:
     return run_checked(command, timeout=_PIP_TIMEOUT, env=_clean_env(), cwd=cwd)
 
 
+def constraints_file(directory: Path) -> Path:
+    """The README's constraints.txt, written in ``directory``: this release, under
+    each name it ships."""
+    path = directory / "constraints.txt"
+    path.write_text("".join(f"{name}=={release_version()}\n" for name in DISTRIBUTIONS))
+    return path
+
+
+def pip_install_release(venv: Venv, wheelhouse: Path, directory: Path, *requirements: str) -> str:
+    """The README's recipe: ``pip install`` ``requirements`` from ``wheelhouse`` plus
+    PyPI, held to this release by a constraints file written in ``directory``."""
+    constraints = constraints_file(directory)
+    return pip(
+        venv, "install", "--quiet", "--find-links", wheelhouse, "-c", constraints, *requirements
+    )
+
+
 def pip_unchecked(venv: Venv, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """``python -m pip`` of ``venv``, for a test that expects it to fail."""
     return subprocess.run(

@@ -3,11 +3,13 @@
 They give tests what users get: wheels built from this checkout, installed into
 fresh virtual environments, and the type checkers run against those installs.
 Building and installing goes through ``uv`` (a test dependency) because it is
-fast enough to do per test on a 2-core machine.
+fast enough to do per test on a 2-core machine. Also the one bounded
+"call this in a new thread" helper of the thread-sensitive tests.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
@@ -16,10 +18,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,6 +36,7 @@ DISTRIBUTIONS = (
     "asgiref-testing",
     "asgiref-types",
 )
+_T = TypeVar("_T")
 _EXPECT_ERROR = re.compile(r"#\s*expect-error\b")
 _BUILD_TIMEOUT = 300
 _INSTALL_TIMEOUT = 300
@@ -105,6 +109,30 @@ def python_program_output(code: str, cwd: Path, timeout: float = 20) -> list[str
 
     assert lines[0] == asgiref.sync.__file__, "the program imported another asgiref"
     return lines[1:]
+
+
+def run_in_thread(
+    target: Callable[[], _T], context: contextvars.Context | None = None, timeout: float = 20
+) -> _T:
+    """``target()`` in a new plain thread, inside ``context`` if given: what it
+    returned, or what it raised raised again here. Fails the test if the thread
+    has not finished within ``timeout`` seconds."""
+    outcome: list[_T] = []
+    raised: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            outcome.append(target() if context is None else context.run(target))
+        except BaseException as exc:  # every kind is the target's outcome
+            raised.append(exc)
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"the thread did not finish within {timeout} s"
+    if raised:
+        raise raised[0]
+    return outcome[0]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ with a warning class of its own that says how to repair the environment.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -27,7 +28,13 @@ from install_testing import (
     release_version,
 )
 
-from monorepo_testing import MakeVenv, Venv, _clean_env, pyright_installed_package
+from monorepo_testing import (
+    DISTRIBUTIONS,
+    MakeVenv,
+    Venv,
+    _clean_env,
+    pyright_installed_package,
+)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -107,6 +114,27 @@ def test_the_named_repair_command_restores_this_release(
     assert repair, warning.message
     # The command as the warning gives it, pointed at where this release is.
     pip(venv, "install", "--no-index", "--find-links", wheelhouse, f"asgiref=={repair['version']}")
+    assert_clean_release(venv)
+
+
+def test_asgire_installed_last_is_named_and_its_repair_works(
+    make_venv: MakeVenv, wheelhouse: Path
+) -> None:
+    # The asgire fork ships asgiref/__init__.py under another distribution
+    # name: reinstalling asgiref alone would leave it installed and in place.
+    venv = make_venv(*DISTRIBUTIONS, seed=True)
+    pip(venv, "install", "--quiet", "asgire==3.13.0")
+    warning = _the_one_warning(import_report(venv, ["asgiref.sync"]).warnings)
+    assert "asgire 3.13.0 (asgire's asgiref/__init__.py)" in warning.message, warning.message
+    repair = re.search(r"Repair: (.+?) from the wheelhouse", warning.message)
+    assert repair, warning.message
+    # Each command as the warning gives it; installs pointed at where this release is.
+    for command in repair[1].split(" && "):
+        words = shlex.split(command)
+        assert words[:3] == ["python", "-m", "pip"], command
+        where = ["--find-links", str(wheelhouse)] if words[3] == "install" else []
+        pip(venv, *words[3:], *where)
+    assert "asgire" not in pip_list(venv)
     assert_clean_release(venv)
 
 

@@ -20,8 +20,10 @@ from install_testing import (
     UPSTREAM_MATCHED,
     assert_clean_release,
     assert_pip_check_clean,
+    constraints_file,
     import_report,
     pip,
+    pip_install_release,
     pip_list,
     release_version,
 )
@@ -59,12 +61,6 @@ def _run_page_commands(venv: Venv, heading: str, wheelhouse: Path, constraints: 
         pip(venv, *arguments)
 
 
-def _constraints(directory: Path) -> Path:
-    path = directory / "constraints.txt"
-    path.write_text("".join(f"{name}=={release_version()}\n" for name in DISTRIBUTIONS))
-    return path
-
-
 def _version_attribute(venv: Venv) -> str:
     proc = venv.run("import asgiref; print(getattr(asgiref, '__version__', 'missing'))")
     assert proc.returncode == 0, proc.stderr
@@ -83,21 +79,12 @@ def test_uninstalling_asgire_after_this_release_takes_its_init_and_the_recipe_re
     but uninstalling `asgire` later deletes it"; the section's commands repair it."""
     venv = make_venv(seed=True)
     pip(venv, "install", "--quiet", ASGIRE)
-    pip(
-        venv,
-        "install",
-        "--quiet",
-        "--find-links",
-        wheelhouse,
-        "-c",
-        _constraints(tmp_path),
-        "asgiref",
-    )
+    pip_install_release(venv, wheelhouse, tmp_path, "asgiref")
     assert _version_attribute(venv) == release_version()
     pip(venv, "uninstall", "-y", "asgire")
     assert _version_attribute(venv) == "missing"
 
-    _run_page_commands(venv, "From the asgire fork", wheelhouse, _constraints(tmp_path))
+    _run_page_commands(venv, "From the asgire fork", wheelhouse, constraints_file(tmp_path))
     assert_clean_release(venv)
 
 
@@ -112,9 +99,12 @@ def test_asgire_installed_last_warns_and_the_recipe_repairs_it(
     report = import_report(venv)
     assert report.version == "3.13.0"
     assert [caught.category for caught in report.warnings] == [MIXED_INSTALL_WARNING]
-    assert "asgiref 3.13.0" in report.warnings[0].message
+    # It names the fork, not upstream, and a repair that removes the fork.
+    message = report.warnings[0].message
+    assert "asgire 3.13.0 (asgire's asgiref/__init__.py)" in message, message
+    assert "pip uninstall -y asgire && python -m pip install --force-reinstall" in message
 
-    _run_page_commands(venv, "From the asgire fork", wheelhouse, _constraints(tmp_path))
+    _run_page_commands(venv, "From the asgire fork", wheelhouse, constraints_file(tmp_path))
     assert "asgire" not in pip_list(venv)
     assert_clean_release(venv)
 

@@ -22,8 +22,10 @@ from install_testing import (
     UPSTREAM_OLD,
     assert_clean_release,
     assert_ours_alone,
+    constraints_file,
     import_report,
     pip,
+    pip_install_release,
     pip_list,
     pip_unchecked,
     release_version,
@@ -32,13 +34,6 @@ from install_testing import (
 from monorepo_testing import DISTRIBUTIONS, MakeVenv, Venv, _clean_env, run_checked, uv_binary
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def _constraints(directory: Path) -> Path:
-    """The README's constraints.txt: this release, under each name it ships."""
-    path = directory / "constraints.txt"
-    path.write_text("".join(f"{name}=={release_version()}\n" for name in DISTRIBUTIONS))
-    return path
 
 
 def _simple_index(root: Path, wheels: list[Path]) -> str:
@@ -70,7 +65,7 @@ def test_pip_with_constraints_installs_this_release_for_django(
         index = _simple_index(tmp_path / "simple", sorted(wheelhouse.glob("*.whl")))
         where = ["--extra-index-url", index]
     venv = make_venv(seed=True)
-    pip(venv, "install", "--quiet", *where, "-c", _constraints(tmp_path), "django")
+    pip(venv, "install", "--quiet", *where, "-c", constraints_file(tmp_path), "django")
     assert_clean_release(venv)
     _django_probe(venv)
 
@@ -87,7 +82,7 @@ def test_pip_constraints_refuse_an_upstream_pin(
         "--find-links",
         wheelhouse,
         "-c",
-        _constraints(tmp_path),
+        constraints_file(tmp_path),
         "django",
         f"asgiref=={UPSTREAM_OLD}",
     )
@@ -213,16 +208,6 @@ def test_a_split_with_django_plus_our_asgiref_by_constraint(
 ) -> None:
     # What the user adds: the source of our asgiref and the constraints.
     venv = make_venv(seed=True)
-    pip(
-        venv,
-        "install",
-        "--quiet",
-        "--find-links",
-        wheelhouse,
-        "-c",
-        _constraints(tmp_path),
-        split,
-        "django",
-    )
+    pip_install_release(venv, wheelhouse, tmp_path, split, "django")
     assert_clean_release(venv)
     _django_probe(venv)

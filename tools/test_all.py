@@ -18,24 +18,26 @@ import importlib
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as a file, this script has tools/ on sys.path, not the repository root
+# that makes tools/ importable as the package its helpers live in.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+from tools.installed_tool import tool_command  # noqa: E402
+
 _MATRIX_PREFIX = "hatch-test."
 _PROBE = "import sys; print('%d.%d' % sys.version_info[:2])"
 
 
 def hatch_command() -> list[str]:
-    if importlib.util.find_spec("hatch") is not None:
-        return [sys.executable, "-m", "hatch"]
-    found = shutil.which("hatch")
-    if found is None:
-        sys.exit("test_all: hatch is not installed here (python -m pip install hatch)")
-    return [found]
+    return tool_command(
+        "hatch", "test_all: hatch is not installed here (python -m pip install hatch)"
+    )
 
 
 def matrix_versions(hatch: Sequence[str]) -> list[str]:

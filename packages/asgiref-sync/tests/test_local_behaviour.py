@@ -8,13 +8,14 @@ import gc
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from asgiref.local import Local, _DefaultLocal, _ThreadCriticalLocal
 from asgiref.sync import async_to_sync, sync_to_async
+from monorepo_testing import run_in_thread as _run_in_thread
 
 
 class _Value:
@@ -29,23 +30,6 @@ def no_cyclic_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _run_in_thread(target: Callable[[], None]) -> None:
-    errors: list[BaseException] = []
-
-    def wrapper() -> None:
-        try:
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=wrapper)
-    thread.start()
-    thread.join(20)
-    assert not thread.is_alive()
-    if errors:
-        raise errors[0]
 
 
 def test_factory_and_subclassing() -> None:

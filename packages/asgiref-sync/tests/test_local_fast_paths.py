@@ -10,39 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from asgiref.local import Local
 from asgiref.sync import async_to_sync, sync_to_async
+from monorepo_testing import run_in_thread as _in_thread
 
 pytestmark = pytest.mark.timeout(60)
 
-_T = TypeVar("_T")
 _STEPS = 20
-
-
-def _in_thread(target: Callable[[], _T], context: contextvars.Context | None = None) -> _T:
-    """``target()`` in a new plain thread, inside ``context`` if given."""
-    results: list[_T] = []
-    errors: list[BaseException] = []
-
-    def main() -> None:
-        try:
-            results.append(target() if context is None else context.run(target))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=main)
-    thread.start()
-    thread.join(20)
-    assert not thread.is_alive(), "thread did not finish"
-    if errors:
-        raise errors[0]
-    return results[0]
 
 
 def _swap(local: Local, expected: object, new: object) -> None:
@@ -171,6 +150,25 @@ def test_new_value_after_delete_and_in_a_fresh_thread() -> None:
     assert written is not None
 
 
+def _in_a_claimed_copy_of_a_writers_context(
+    local: Local, parents: object, child: Callable[[], None]
+) -> None:
+    """A parent thread writes ``parents``; ``child()`` runs in a thread of its own,
+    in a copy of the parent's context that it first claims (another name
+    written). The parent still reads its own object afterwards."""
+
+    def claim_then_child() -> None:
+        local.marker = "claims the context"
+        child()
+
+    def parent() -> None:
+        local.value = parents
+        _in_thread(claim_then_child, contextvars.copy_context())
+        assert local.value is parents
+
+    _in_thread(parent)
+
+
 def test_rewriting_an_inherited_object_in_a_claimed_context_moves_it_home() -> None:
     # The thread's context is already its own (another name was written), but
     # the entry it holds for this name came from the parent thread. Writing
@@ -183,19 +181,13 @@ def test_rewriting_an_inherited_object_in_a_claimed_context_moves_it_home() -> N
         return getattr(local, "value", None)
 
     def child() -> None:
-        local.marker = "claims the context"
         with pytest.raises(AttributeError):
             _ = local.value
         local.value = parents
         assert local.value is parents
         assert async_to_sync(read)() is parents
 
-    def parent() -> None:
-        local.value = parents
-        _in_thread(child, contextvars.copy_context())
-        assert local.value is parents
-
-    _in_thread(parent)
+    _in_a_claimed_copy_of_a_writers_context(local, parents, child)
 
 
 def test_async_rewrite_of_an_object_held_under_another_home_makes_it_visible() -> None:
@@ -219,7 +211,6 @@ def test_async_rewrite_of_an_object_held_under_another_home_makes_it_visible() -
         assert await sync_to_async(read)() is parents
 
     def child() -> None:
-        local.marker = "claims the context"
         # Both: async code on this thread (its home is the context's) and on
         # the bridge's loop thread (another thread's home).
         # The task's writes stay in the task: the parent's entry is back.
@@ -227,12 +218,7 @@ def test_async_rewrite_of_an_object_held_under_another_home_makes_it_visible() -
         async_to_sync(rewrite)()
         assert local.value is parents
 
-    def parent() -> None:
-        local.value = parents
-        _in_thread(child, contextvars.copy_context())
-        assert local.value is parents
-
-    _in_thread(parent)
+    _in_a_claimed_copy_of_a_writers_context(local, parents, child)
 
 
 def test_async_rewrites_of_the_same_object_around_bridges() -> None:

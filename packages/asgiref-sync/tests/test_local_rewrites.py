@@ -11,37 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from asgiref.local import Local
 from asgiref.sync import async_to_sync, sync_to_async
+from monorepo_testing import run_in_thread as _in_thread
 
 pytestmark = pytest.mark.timeout(60)
-
-_T = TypeVar("_T")
-
-
-def _in_thread(target: Callable[[], _T], context: contextvars.Context | None = None) -> _T:
-    """``target()`` in a new plain thread, inside ``context`` if given."""
-    results: list[_T] = []
-    errors: list[BaseException] = []
-
-    def main() -> None:
-        try:
-            results.append(target() if context is None else context.run(target))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=main)
-    thread.start()
-    thread.join(20)
-    assert not thread.is_alive(), "thread did not finish"
-    if errors:
-        raise errors[0]
-    return results[0]
 
 
 def _assert_unset(local: Local, name: str) -> None:

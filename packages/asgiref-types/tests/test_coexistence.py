@@ -172,3 +172,53 @@ def test_without_it_the_check_imports_its_two_modules() -> None:
     assert out == [
         str(["asgiref", "asgiref.coexistence", "asgiref.mixed_install_check", "asgiref.typing"])
     ]
+
+
+def _site_with_asgire(site: Path, records_init: bool = True) -> Path:
+    """A directory laid out as pip leaves the asgire fork 3.13.0 installed:
+    its ``asgiref/__init__.py`` and a .dist-info whose RECORD lists it (or not)."""
+    init = site / "asgiref" / "__init__.py"
+    init.parent.mkdir(parents=True)
+    init.write_text('__version__ = "3.13.0"\n')
+    info = site / "asgire-3.13.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: asgire\nVersion: 3.13.0\n")
+    recorded = ["asgiref/__init__.py,,"] if records_init else ["asgiref/sync.py,,"]
+    (info / "RECORD").write_text("\n".join([*recorded, "asgire-3.13.0.dist-info/RECORD,,", ""]))
+    return init
+
+
+def test_the_asgire_fork_is_named_with_a_repair_that_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asgire installed last: its asgiref/__init__.py (no marker, version 3.13.0)
+    # is the one loaded. Reinstalling asgiref alone would leave asgire in place.
+    init = _site_with_asgire(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    release = version("asgiref-types")
+    with pytest.warns(MixedInstallWarning) as record:
+        warn_if_mixed(_stand_in(__version__="3.13.0", __file__=str(init)))
+    message = str(record[0].message)
+    assert "asgire 3.13.0" in message
+    assert "upstream" not in message
+    repair = repair_command(release, fork="asgire")
+    assert repair in message
+    assert repair == (
+        "python -m pip uninstall -y asgire && "
+        f'python -m pip install --force-reinstall "asgiref=={release}"'
+    )
+
+
+def test_an_asgiref_init_that_asgire_did_not_install_is_upstreams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asgire installed but upstream's __init__.py loaded (upstream installed last):
+    # only the file's owner decides.
+    _site_with_asgire(tmp_path, records_init=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    upstream_init = tmp_path / "elsewhere" / "asgiref" / "__init__.py"
+    with pytest.warns(MixedInstallWarning) as record:
+        warn_if_mixed(_stand_in(__version__="3.13.0", __file__=str(upstream_init)))
+    message = str(record[0].message)
+    assert "upstream's asgiref/__init__.py" in message
+    assert "asgire" not in message.replace("asgiref", "")

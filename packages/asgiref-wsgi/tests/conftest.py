@@ -1,8 +1,9 @@
 """Shared helpers for the asgiref-wsgi tests, offered as fixtures.
 
 ``drive`` runs an ASGI app in-process against scripted messages; ``Exchange``
-gives step-by-step control; ``run_server`` starts a real ASGI server in a
-subprocess on 127.0.0.1 and stops it afterwards.
+gives step-by-step control; ``launch`` (fixture ``launch_server``) starts a real
+server in a subprocess on 127.0.0.1 and stops it afterwards, and the
+``*_server`` fixtures use it for the ASGI servers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,10 @@ def free_port() -> int:
 
 @dataclass
 class Server:
+    """A server program started by :func:`launch`, of a ``kind`` such as
+    "uvicorn-h11" or "gunicorn-sync"."""
+
+    kind: str
     process: subprocess.Popen[bytes]
     port: int
     log: Path
@@ -167,18 +172,27 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def status_kib(self, field_name: str) -> int:
-        """A number from the server process's /proc status: VmRSS, VmHWM (KiB), Threads."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+    def status_kib(self, field_name: str, pid: int | None = None) -> int:
+        """A number from the /proc status of the server process (or of ``pid``, one
+        of its workers): VmRSS, VmHWM (KiB), Threads."""
+        path = Path(f"/proc/{self.process.pid if pid is None else pid}/status")
+        for line in path.read_text().splitlines():
             if line.startswith(field_name + ":"):
                 return int(line.split()[1])
-        raise AssertionError(f"{field_name} not in /proc status")
+        raise AssertionError(f"{field_name} not in {path}")
 
     def threads(self) -> int:
         return self.status_kib("Threads")
 
     def open_files(self) -> int:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def workers(self) -> list[int]:
+        """The processes that run the app: gunicorn's workers, or the server itself."""
+        if not self.kind.startswith("gunicorn"):
+            return [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -206,38 +220,74 @@ def _command(kind: str, target: str, port: int) -> list[str]:
     raise ValueError(kind)
 
 
+def _listening(server: Server) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", server.port), 0.2):
+        return True
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 @contextlib.contextmanager
-def start_server(kind: str, target: str, tmp_dir: Path, **env: str) -> Iterator[Server]:
+def launch(
+    kind: str,
+    command: Callable[[int], list[str]],
+    tmp_dir: Path,
+    ready: Callable[[Server], bool] = _listening,
+    start_seconds: float = 30,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Run the server program ``command(port)`` from this directory (on its
+    PYTHONPATH), logging to a file in ``tmp_dir``; yield it once ``ready`` says
+    so, and stop it on leaving."""
     port = free_port()
     log = tmp_dir / f"{kind}-{port}.log"
-    environment = {**os.environ, "PYTHONPATH": str(TESTS_DIR), **env}
+    python_path = [str(TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(python_path),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            _command(kind, target, port),
-            cwd=TESTS_DIR,
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            command(port), cwd=TESTS_DIR, env=environment, stdout=sink, stderr=subprocess.STDOUT
         )
-    server = Server(process, port, log)
+    server = Server(kind, process, port, log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"{kind} exited early:\n{server.output()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            if ready(server):
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"{kind} did not start:\n{server.output()}")
             time.sleep(0.05)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        _stop(process)
+
+
+def start_server(
+    kind: str, target: str, tmp_dir: Path, **env: str
+) -> contextlib.AbstractContextManager[Server]:
+    """An ASGI server of ``kind`` (uvicorn, hypercorn, daphne) serving ``target``."""
+    return launch(kind, lambda port: _command(kind, target, port), tmp_dir, env=env)
+
+
+@pytest.fixture(scope="session")
+def launch_server() -> Callable[..., contextlib.AbstractContextManager[Server]]:
+    """:func:`launch`, for a test module that runs servers of other kinds."""
+    return launch
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,22 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    # The conftest's server handle; test modules get it (and launch) through
+    # fixtures, as a conftest cannot be imported reliably.
+    from tests.conftest import Server as WsgiServer
+
+    Launch = Callable[..., contextlib.AbstractContextManager[WsgiServer]]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -49,49 +54,6 @@ def _close_client() -> Iterator[None]:
     _client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _proc_status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"{field} not in /proc/{pid}/status")
-
-
-@dataclass
-class WsgiServer:
-    kind: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    log_start: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def workers(self) -> list[int]:
-        """The processes that run the app: gunicorn's workers, or the server itself."""
-        if not self.kind.startswith("gunicorn"):
-            return [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def mark_log(self) -> None:
-        self.log_start = len(self.output())
-
-    def new_output(self) -> str:
-        return self.output()[self.log_start :]
-
-
 def _command(kind: str, port: int, target: str, extra: tuple[str, ...]) -> list[str]:
     server, _, worker = kind.partition("-")
     if server == "gunicorn":
@@ -113,54 +75,23 @@ def _gunicorn_options() -> list[str]:
     return ["--no-control-socket"] if "control_socket_disable" in settings else []
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+def _answers_hello(server: WsgiServer) -> bool:
+    # Ready once the app answers: the import of Django and Starlette is then
+    # behind us, and the timings the tests assert are the adapter's.
+    with contextlib.suppress(httpx.TransportError):
+        return _client.get(server.url + "/", timeout=5).text == "hello"
+    return False
 
 
 @contextlib.contextmanager
 def _start_server(
-    kind: str, tmp_dir: Path, *extra: str, target: str = TARGET, **env: str
+    launch: Launch, kind: str, tmp_dir: Path, *extra: str, target: str = TARGET, **env: str
 ) -> Iterator[WsgiServer]:
-    port = _free_port()
-    log = tmp_dir / f"{kind}-{port}.log"
-    python_path = [str(TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(python_path),
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            _command(kind, port, target, extra),
-            cwd=TESTS_DIR,
-            env=environment,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = WsgiServer(kind, process, port, log)
-    try:
-        # Ready once the app answers: the import of Django and Starlette is
-        # then behind us, and the timings the tests assert are the adapter's.
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"{kind} exited early:\n{server.output()}")
-            with contextlib.suppress(httpx.TransportError):
-                if _client.get(server.url + "/", timeout=5).text == "hello":
-                    break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{kind} did not start:\n{server.output()}")
-            time.sleep(0.1)
+    def command(port: int) -> list[str]:
+        return _command(kind, port, target, extra)
+
+    with launch(kind, command, tmp_dir, _answers_hello, 60, env) as server:
         yield server
-    finally:
-        _stop(process)
     _assert_no_internal_errors(server.output())
 
 
@@ -180,7 +111,9 @@ def _assert_no_internal_errors(output: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], WsgiServer]]:
+def server_for(
+    tmp_path_factory: pytest.TempPathFactory, launch_server: Launch
+) -> Iterator[Callable[[str], WsgiServer]]:
     """Starts each kind of server on first use; all stop when the module ends."""
     tmp_dir = tmp_path_factory.mktemp("wsgi-servers")
     with contextlib.ExitStack() as stack:
@@ -188,7 +121,7 @@ def server_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[s
 
         def get(kind: str) -> WsgiServer:
             if kind not in started:
-                started[kind] = stack.enter_context(_start_server(kind, tmp_dir))
+                started[kind] = stack.enter_context(_start_server(launch_server, kind, tmp_dir))
             return started[kind]
 
         yield get
@@ -402,7 +335,7 @@ def test_asgi2_app_is_served(server: WsgiServer) -> None:
 
 
 @pytest.mark.timeout(90)
-def test_lifespan_shutdown_runs_at_process_exit(tmp_path: Path) -> None:
+def test_lifespan_shutdown_runs_at_process_exit(tmp_path: Path, launch_server: Launch) -> None:
     # Both apps do their shutdown work in a thread (an executor, Starlette's
     # thread pool), as apps that close connection pools do: the adapter must
     # run lifespan.shutdown while the interpreter still lets threads start.
@@ -412,7 +345,7 @@ def test_lifespan_shutdown_runs_at_process_exit(tmp_path: Path) -> None:
     env = {"A2W_SHUTDOWN_MARKER": str(marker)}
     if sys.version_info[:3] in ((3, 12, 0), (3, 12, 1)):
         env["A2W_SHUTDOWN_INLINE"] = "1"
-    with _start_server("gunicorn-sync", tmp_path, **env) as server:
+    with _start_server(launch_server, "gunicorn-sync", tmp_path, **env) as server:
         (worker,) = server.workers()
         assert _client.get(server.url + "/state", timeout=10).status_code == 200
         assert _client.get(server.url + "/starlette/", timeout=10).status_code == 200
@@ -582,11 +515,12 @@ def test_one_loop_thread_serves_every_request(threaded_server: WsgiServer) -> No
 
 
 @pytest.mark.timeout(90)
-def test_gunicorn_preload_serves_from_forked_workers(tmp_path: Path) -> None:
+def test_gunicorn_preload_serves_from_forked_workers(tmp_path: Path, launch_server: Launch) -> None:
     # The app served a request in the arbiter before the fork (see
     # asgi_to_wsgi_apps): its loop thread does not survive into the workers.
     marker = tmp_path / "preload.txt"
     with _start_server(
+        launch_server,
         "gunicorn-sync",
         tmp_path,
         "--preload",
@@ -612,15 +546,17 @@ def test_gunicorn_preload_serves_from_forked_workers(tmp_path: Path) -> None:
 # -- memory -------------------------------------------------------------------
 
 
-def _reset_peaks(pids: list[int]) -> dict[int, int]:
-    """Resets each process's peak RSS to its current RSS, which it returns (KiB)."""
+def _reset_peaks(server: WsgiServer) -> dict[int, int]:
+    """Resets each worker's peak RSS to its current RSS, which it returns (KiB)."""
+    pids = server.workers()
     for pid in pids:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    return {pid: _proc_status(pid, "VmRSS") for pid in pids}
+    return {pid: server.status_kib("VmRSS", pid) for pid in pids}
 
 
-def _peak_growth_mib(before: dict[int, int]) -> float:
-    return max(_proc_status(pid, "VmHWM") - rss for pid, rss in before.items()) / 1024
+def _peak_growth_mib(server: WsgiServer, before: dict[int, int]) -> float:
+    growth = (server.status_kib("VmHWM", pid) - rss for pid, rss in before.items())
+    return max(growth) / 1024
 
 
 def _upload_one_gib(server: WsgiServer) -> int:
@@ -652,7 +588,7 @@ def test_one_gib_body_keeps_the_server_small(
     kind: str, transfer: Callable[[WsgiServer], int], server_for: Callable[[str], WsgiServer]
 ) -> None:
     server = server_for(kind)
-    before = _reset_peaks(server.workers())
+    before = _reset_peaks(server)
     assert transfer(server) == GIB
-    growth = _peak_growth_mib(before)
+    growth = _peak_growth_mib(server, before)
     assert growth < 50, f"peak RSS grew by {growth:.0f} MiB for 1 GiB ({transfer.__name__})"

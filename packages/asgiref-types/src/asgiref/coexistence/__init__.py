@@ -21,7 +21,8 @@ _DISTRIBUTION = "asgiref-types"
 
 
 class MixedInstallWarning(RuntimeWarning):
-    """Upstream asgiref's ``asgiref/__init__.py`` is installed beside this release's modules."""
+    """Upstream asgiref's ``asgiref/__init__.py`` (or a fork's, such as asgire's) is
+    installed beside this release's modules."""
 
 
 def upstream_version(package: object) -> str | None:
@@ -36,13 +37,21 @@ def upstream_version(package: object) -> str | None:
     return str(version)
 
 
-def repair_command(release: str) -> str:
-    """The command that puts this release's metapackage back in place of upstream's."""
-    return f'python -m pip install "asgiref=={release}"'
+def repair_command(release: str, fork: str | None = None) -> str:
+    """The command that puts this release's metapackage back in place of upstream's,
+    or of ``fork``'s (a distribution of another name that ships ``asgiref/__init__.py``).
+    """
+    if fork is None:
+        return f'python -m pip install "asgiref=={release}"'
+    # pip sees no conflict between two names: the fork must go, and its
+    # uninstall deletes the shared file, which only a forced reinstall restores.
+    reinstall = f'python -m pip install --force-reinstall "asgiref=={release}"'
+    return f"python -m pip uninstall -y {fork} && {reinstall}"
 
 
 def warn_if_mixed(package: object, stacklevel: int = 1) -> None:
-    """Warn with :class:`MixedInstallWarning` if ``package`` is upstream's ``asgiref``.
+    """Warn with :class:`MixedInstallWarning` if ``package`` is upstream's ``asgiref``
+    (or a fork's, named as such).
 
     ``stacklevel`` counts as for :func:`warnings.warn`, from the caller.
     """
@@ -54,16 +63,50 @@ def warn_if_mixed(package: object, stacklevel: int = 1) -> None:
     import warnings
 
     release = _release()
+    fork = _fork_owning(package)
+    if fork is None:
+        installed, owner = f"asgiref {upstream} (upstream's asgiref/__init__.py)", "upstream's"
+        cause = "A requirement or pin installed upstream's asgiref in place of this release's"
+        keep_out = f"keep upstream out with a constraint asgiref=={release}"
+    else:
+        installed, owner = f"{fork} {upstream} ({fork}'s asgiref/__init__.py)", f"{fork}'s"
+        cause = f"The {fork} fork (another name for the same package) put its file there"
+        keep_out = f"drop {fork} from the requirements"
     warnings.warn(
-        f"asgiref {upstream} (upstream's asgiref/__init__.py) is installed beside the "
-        f"modules of asgiref {release}, which shadow upstream's: this release's code "
-        f"runs while asgiref.__version__ says {upstream}. A requirement or pin installed "
-        f"upstream's asgiref in place of this release's. Repair: {repair_command(release)} "
-        f"from the wheelhouse or index this release comes from, and keep upstream out "
-        f"with a constraint asgiref=={release}.",
+        f"{installed} is installed beside the modules of asgiref {release}, which shadow "
+        f"{owner}: this release's code runs while asgiref.__version__ says {upstream}. "
+        f"{cause}. Repair: {repair_command(release, fork)} from the wheelhouse or index "
+        f"this release comes from, and {keep_out}.",
         MixedInstallWarning,
         stacklevel=stacklevel + 1,
     )
+
+
+# Distributions of other names that install their own asgiref/__init__.py.
+_FORKS = ("asgire",)
+
+
+def _fork_owning(package: object) -> str | None:
+    """The fork whose installed files include the file ``package`` was loaded from.
+
+    The file's owner, not the fork's presence, decides: upstream installed last
+    wins the shared file even where the fork is still installed.
+    """
+    loaded = getattr(package, "__file__", None)
+    if not isinstance(loaded, str):
+        return None
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+
+    target = Path(loaded).resolve()
+    for name in _FORKS:
+        try:
+            files = distribution(name).files or []
+        except PackageNotFoundError:
+            continue
+        if any(Path(str(file.locate())).resolve() == target for file in files):
+            return name
+    return None
 
 
 def _release() -> str:

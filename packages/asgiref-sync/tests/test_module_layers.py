@@ -2,8 +2,10 @@
 
 Layers, bottom up: asgiref.timeout (alone), asgiref.local, then
 asgiref.current_thread_executor, then asgiref.sync and asgiref.compatibility.
-A module never imports its own parent package (its private modules sit
-beside what they serve, not above), and nothing needs a ``reportPrivateUsage``
+A module never imports a package it sits in (its private modules sit beside
+what they serve, not above); the home of the CPython/asyncio private touches,
+the package asgiref.local._cpython, is the very bottom and imports nothing
+of asgiref outside itself. Nothing needs a ``reportPrivateUsage``
 suppression: what one module uses of another is an underscore-free function
 or method of a private module.
 """
@@ -41,26 +43,64 @@ def _imports(path: Path) -> list[str]:
     return [name for name in found if name.startswith("asgiref.")]
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(_SOURCES.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _enclosing_packages(path: Path) -> list[str]:
+    """The packages of this distribution ``path``'s module sits in (for a
+    package's ``__init__``, those around the package)."""
+    module = _module_name(path).split(".")
+    return [".".join(module[:end]) for end in range(2, len(module))]
+
+
 @pytest.mark.parametrize("package", sorted(_MAY_IMPORT))
 def test_imports_flow_one_way(package: str) -> None:
     problems = []
-    for path in sorted((_SOURCES / package).glob("*.py")):
+    for path in sorted((_SOURCES / package).rglob("*.py")):
+        enclosing = _enclosing_packages(path)
+        where = path.relative_to(_SOURCES / package)
         for name in _imports(path):
             target = name.split(".")[1]
             if target in ("mixed_install_check", "_check"):  # the coexistence hook
                 continue
             if target != package and target not in _MAY_IMPORT[package]:
-                problems.append(f"{path.name} imports {name}")
-            if path.name != "__init__.py" and name in (f"asgiref.{package}",):
-                problems.append(f"{path.name} imports its parent package ({name})")
-            parent_names = name.split(".")
-            if (
-                path.name != "__init__.py"
-                and len(parent_names) == 3
-                and parent_names[1] == package
-                and not parent_names[2].startswith("_")
-            ):
-                problems.append(f"{path.name} imports {name} from its parent package")
+                problems.append(f"{where} imports {name}")
+            if name in enclosing:
+                problems.append(f"{where} imports a package it sits in ({name})")
+            holder, _, imported = name.rpartition(".")
+            if holder in enclosing and not imported.startswith("_"):
+                problems.append(f"{where} imports {name} from a package it sits in")
+    assert problems == []
+
+
+_HOME = "asgiref.local._cpython"
+
+
+def test_the_private_touch_home_is_the_bottom_layer() -> None:
+    modules = sorted((_SOURCES / "local" / "_cpython").rglob("*.py"))
+    assert len(modules) >= 2
+    problems = [
+        f"{path.name} imports {name}"
+        for path in modules
+        for name in _imports(path)
+        if name != _HOME and not name.startswith(f"{_HOME}.")
+    ]
+    assert problems == []
+
+
+def test_the_private_touch_home_is_entered_through_its_init() -> None:
+    # Its inner modules are its own business: what the rest of the package
+    # uses is re-exported by asgiref.local._cpython itself.
+    home = _SOURCES / "local" / "_cpython"
+    problems = [
+        f"{path.relative_to(_SOURCES)} imports {name}"
+        for path in sorted(_SOURCES.rglob("*.py"))
+        if home not in path.parents
+        for name in _imports(path)
+        if name.startswith(f"{_HOME}._")
+    ]
     assert problems == []
 
 

@@ -1,9 +1,9 @@
 """CPython/asyncio private names: one home, each with a public fallback that works.
 
-asgiref.local._cpython is the only module of asgiref-sync that touches them;
-``ASGIREF_SYNC_PUBLIC_API=all`` forces every fallback. The bridge's own tests
-run again in a child process that way, on whichever Python runs this file
-(the test matrix runs it on every supported version).
+The package asgiref.local._cpython is the only place in asgiref-sync that
+touches them; ``ASGIREF_SYNC_PUBLIC_API=all`` forces every fallback. The
+bridge's own tests run again in a child process that way, on whichever Python
+runs this file (the test matrix runs it on every supported version).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from monorepo_testing import fresh_python_output
 
 _TESTS = Path(__file__).resolve().parent
 _SOURCES = _TESTS.parent / "src" / "asgiref"
-_HOME = _SOURCES / "local" / "_cpython.py"
+_HOME = _SOURCES / "local" / "_cpython"
 
 # Private names of CPython and asyncio that asgiref-sync has used or might be
 # tempted to use, read as attributes or by name; only their home may do that.
@@ -49,16 +49,52 @@ _FALLBACK_SUITE = (
 )
 
 
-def test_only_the_home_module_names_private_internals() -> None:
+def _private_touches(sources: Path, home: Path) -> list[str]:
+    """``path:line: code`` of every private name read outside ``home`` (a
+    package directory: every module in it, and only those, may)."""
     offenders = []
-    for path in sorted(_SOURCES.rglob("*.py")):
-        if path == _HOME:
+    for path in sorted(sources.rglob("*.py")):
+        if home in path.parents:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]
             if _PRIVATE_NAMES.search(code):
-                offenders.append(f"{path.relative_to(_SOURCES)}:{number}: {line.strip()}")
-    assert offenders == []
+                offenders.append(f"{path.relative_to(sources)}:{number}: {line.strip()}")
+    return offenders
+
+
+def test_only_the_home_package_names_private_internals() -> None:
+    assert _HOME.is_dir()
+    assert _private_touches(_SOURCES, _HOME) == []
+
+
+def test_the_home_holds_the_touches() -> None:
+    # Without the exemption the home's own modules are reported: the scan
+    # sees them, and the exemption is what keeps them out.
+    found = {line.split(":", 1)[0] for line in _private_touches(_SOURCES, _SOURCES / "none")}
+    assert found == {
+        str(Path("local/_cpython/__init__.py")),
+        str(Path("local/_cpython/_future.py")),
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        ("sync/_example.py", "queue = loop._ready\n"),
+        ("local/_store_example.py", 'getattr(asyncio.events, "_get_running_loop")\n'),
+        # Beside the home is not in it.
+        ("local/_cpython_example.py", "future._condition.notify_all()\n"),
+    ],
+)
+def test_a_touch_outside_the_home_is_caught(tmp_path: Path, where: str, code: str) -> None:
+    home = tmp_path / "local" / "_cpython"
+    home.mkdir(parents=True)
+    (home / "__init__.py").write_text("queue = loop._ready\n", encoding="utf-8")
+    module = tmp_path / where
+    module.parent.mkdir(parents=True, exist_ok=True)
+    module.write_text(code, encoding="utf-8")
+    assert _private_touches(tmp_path, home) == [f"{Path(where)}:1: {code.strip()}"]
 
 
 def test_the_switch_turns_every_touch_off() -> None:

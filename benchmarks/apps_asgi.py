@@ -2,18 +2,16 @@
 
 ``asgitowsgi`` is ``asgiref.wsgi.AsgiToWsgi`` (ours only: upstream has none);
 ``a2wsgi`` is ``a2wsgi.ASGIMiddleware``. Routes: ``/hello``, and ``/stream``,
-1 MiB sent as sixteen 64 KiB ``http.response.body`` messages. Importing this
-module fails while ``AsgiToWsgi`` does not exist; ``e2e.py`` checks first and
-skips the rows with a line saying so.
+1 MiB sent as sixteen 64 KiB ``http.response.body`` messages. Each name
+imports only its own adapter when the server asks for it, as a deployment
+does: the other library's modules would otherwise be in both sides' peak RSS.
+``asgitowsgi`` fails while ``AsgiToWsgi`` does not exist; ``e2e.py`` checks
+first and skips the rows with a line saying so.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from a2wsgi import ASGIMiddleware  # type: ignore[import-not-found,unused-ignore]
-
-from asgiref.wsgi import AsgiToWsgi  # type: ignore[attr-defined,unused-ignore]
 
 _HELLO = b"Hello, world!\n"
 _CHUNK = b"x" * 65536
@@ -43,5 +41,17 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": _HELLO})
 
 
-asgitowsgi = AsgiToWsgi(app)
-a2wsgi = ASGIMiddleware(app)
+def __getattr__(name: str) -> Any:
+    # PEP 562: gunicorn looks the application up with getattr.
+    if name == "asgitowsgi":
+        from asgiref.wsgi import AsgiToWsgi  # type: ignore[attr-defined,unused-ignore]
+
+        adapter: Any = AsgiToWsgi(app)
+    elif name == "a2wsgi":
+        from a2wsgi import ASGIMiddleware  # type: ignore[import-not-found,unused-ignore]
+
+        adapter = ASGIMiddleware(app)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = adapter
+    return adapter

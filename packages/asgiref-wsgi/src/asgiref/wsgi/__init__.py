@@ -11,11 +11,10 @@ event loop per process, with lifespan, streamed bodies and bounded waits.
 # Upstream's module imports these two, and programs may reach them here.
 import sys as sys
 from collections import defaultdict as defaultdict
+from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
 
 from asgiref import mixed_install_check as _mixed_install_check  # noqa: F401  # pyright: ignore[reportUnusedImport]
-from asgiref.wsgi._adapter import WsgiToAsgi, WsgiToAsgiInstance
-from asgiref.wsgi._asgi_to_wsgi import AsgiToWsgi
 from asgiref.wsgi._errors import (
     ClientDisconnected,
     RequestBodyDiscarded,
@@ -23,6 +22,10 @@ from asgiref.wsgi._errors import (
     RequestTimeout,
 )
 from asgiref.wsgi._filewrapper import FileWrapper
+
+if TYPE_CHECKING:
+    from asgiref.wsgi._adapter import WsgiToAsgi, WsgiToAsgiInstance
+    from asgiref.wsgi._asgi_to_wsgi import AsgiToWsgi
 
 __all__ = [
     "AsgiToWsgi",
@@ -38,17 +41,23 @@ __all__ = [
 # Our classes present themselves where users import them from, as upstream's
 # do: in reprs, pickles and generated docs.
 for _public in (
-    AsgiToWsgi,
     ClientDisconnected,
     FileWrapper,
     RequestBodyDiscarded,
     RequestBodyTooLarge,
     RequestTimeout,
-    WsgiToAsgi,
-    WsgiToAsgiInstance,
 ):
     _public.__module__ = __name__
 del _public
+
+# Each adapter's modules load when its name is first used: a server's process
+# runs one direction only, and the other's modules would be memory paid for
+# nothing (issue 23: AsgiToWsgi's peak RSS under gunicorn).
+_SIDES = {
+    "AsgiToWsgi": "asgiref.wsgi._asgi_to_wsgi",
+    "WsgiToAsgi": "asgiref.wsgi._adapter",
+    "WsgiToAsgiInstance": "asgiref.wsgi._adapter",
+}
 
 # More names upstream's module imports, resolved on first use, so that this
 # module works without asgiref-sync installed and imports tempfile only when asked.
@@ -64,13 +73,17 @@ if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
         # PEP 562: reached only for names the module does not bind (yet).
+        side = _SIDES.get(name)
+        if side is not None:
+            adapter: type = getattr(_import_module(side), name)
+            adapter.__module__ = __name__
+            globals()[name] = adapter
+            return adapter
         source = _BORROWED.get(name)
         if source is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from importlib import import_module
-
         try:
-            module = import_module(source)
+            module = _import_module(source)
         except ModuleNotFoundError as error:
             if error.name != source:
                 raise
@@ -81,3 +94,7 @@ if not TYPE_CHECKING:
         value = getattr(module, name)
         globals()[name] = value
         return value
+
+    def __dir__() -> list[str]:
+        # The adapters are listed before their first use, as when bound eagerly.
+        return sorted({*globals(), *_SIDES})

@@ -15,7 +15,6 @@ import logging
 import queue
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from asgiref.wsgi._asgi_to_wsgi_callable import SingleCallable
@@ -38,30 +37,40 @@ _NAME = re.compile(rb"[^\x00-\x20:\x7f]+")
 _VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
 
 
-@dataclass(frozen=True)
+# Plain slotted classes rather than dataclasses: the dataclasses module is
+# otherwise not loaded in a gunicorn worker, and it is resident memory (issue 23).
 class Start:
-    status: str
-    headers: list[tuple[str, str]]
+    __slots__ = ("headers", "status")
+
+    def __init__(self, status: str, headers: list[tuple[str, str]]) -> None:
+        self.status = status
+        self.headers = headers
 
 
-@dataclass(frozen=True)
 class Body:
-    data: bytes
-    more: bool
+    __slots__ = ("data", "more")
+
+    def __init__(self, data: bytes, more: bool) -> None:
+        self.data = data
+        self.more = more
 
 
-@dataclass(frozen=True)
 class SendFile:
     """``http.response.pathsend``: the thread opens the file (no blocking open on the loop)."""
 
-    path: str
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
 
 
-@dataclass(frozen=True)
 class Ended:
     """The app's task finished; ``error`` is for the thread to report, if any."""
 
-    error: BaseException | None
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
 
 
 class ReadRequest:

@@ -29,6 +29,11 @@ def reply_with(start_response: StartResponse, data: bytes) -> list[bytes]:
     return [data]
 
 
+def _read_into(stream: Any, size: int) -> bytes:
+    buffer = bytearray(size)
+    return bytes(buffer[: stream.readinto(buffer)])
+
+
 @pytest.mark.parametrize(
     ("reader", "expected"),
     [
@@ -44,6 +49,11 @@ def reply_with(start_response: StartResponse, data: bytes) -> list[bytes]:
         (lambda f: b"|".join(f.readlines()), b"ab\n|cd\n|ef"),
         (lambda f: b"|".join(f.readlines(4)), b"ab\n|cd\n"),
         (lambda f: b"|".join(line for line in f), b"ab\n|cd\n|ef"),
+        (
+            lambda f: b"|".join([_read_into(f, 3), _read_into(f, 10), _read_into(f, 1)]),
+            b"ab\n|cd\nef|",
+        ),
+        (lambda f: b"|".join([f.readline(), _read_into(f, 4), f.read()]), b"ab\n|cd\ne|f"),
     ],
 )
 @pytest.mark.parametrize("with_length", [True, False])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import tracemalloc
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -131,10 +132,11 @@ async def test_a_message_the_application_has_read_is_not_kept_alive(
     assert b"".join(m.get("body", b"") for m in exchange.drain()[1:]) == b"1000"
 
 
-async def test_fast_uploads_do_not_all_start_at_once(exchange_for: Any, scope_for: Any) -> None:
-    # Each running upload costs a thread and its buffers; a reader whose client
-    # keeps delivering keeps its run slot through a short wait instead of
-    # letting the next queued upload start.
+async def _most_uploads_at_once(
+    exchange_for: Any, scope_for: Any, *, piece: int, pieces: int, gap: float
+) -> int:
+    """Four uploads through max_workers=2, each client sending ``pieces`` messages
+    of ``piece`` bytes ``gap`` seconds apart: how many applications ran at once."""
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -149,20 +151,73 @@ async def test_fast_uploads_do_not_all_start_at_once(exchange_for: Any, scope_fo
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(total).encode()]
 
-    pieces = 8
     adapter = WsgiToAsgi(app, max_workers=2)
-    uploads = [
-        exchange_for(adapter, _upload_scope(scope_for, pieces * 64 * _KIB)) for _ in range(4)
-    ]
+    uploads = [exchange_for(adapter, _upload_scope(scope_for, pieces * piece)) for _ in range(4)]
 
     async def client(exchange: Any) -> None:
-        for number in range(pieces):  # 64 KiB every 20 ms: a fast client
+        for number in range(pieces):
             more = number < pieces - 1
-            exchange.push({"type": "http.request", "body": b"u" * (64 * _KIB), "more_body": more})
-            await asyncio.sleep(0.02)
+            exchange.push({"type": "http.request", "body": b"u" * piece, "more_body": more})
+            await asyncio.sleep(gap)
 
     await asyncio.gather(*(client(upload) for upload in uploads))
     for upload in uploads:
         await upload.finish()
-        assert b"".join(m.get("body", b"") for m in upload.drain()[1:]) == b"524288"
+        body = b"".join(m.get("body", b"") for m in upload.drain()[1:])
+        assert body == str(pieces * piece).encode()
+    return most
+
+
+async def test_fast_uploads_do_not_all_start_at_once(exchange_for: Any, scope_for: Any) -> None:
+    # Each running upload costs a thread and its buffers; a reader whose client
+    # keeps delivering keeps its run slot through a short wait instead of
+    # letting the next queued upload start. Here 64 KiB every 20 ms.
+    most = await _most_uploads_at_once(exchange_for, scope_for, piece=64 * _KIB, pieces=8, gap=0.02)
     assert most <= 2, f"{most} uploads ran at once with max_workers=2"
+
+
+async def test_uploads_paced_by_a_busy_server_keep_their_slots(
+    exchange_for: Any, scope_for: Any
+) -> None:
+    # uvicorn hands a body over 256 KiB at a time; on a busy server the next
+    # piece can come more than 0.1 s later although the client keeps a good
+    # pace (here 256 KiB every 0.2 s, 1.25 MiB/s). Such a reader keeps its run
+    # slot too, so the queued uploads do not all start for no gain.
+    most = await _most_uploads_at_once(exchange_for, scope_for, piece=256 * _KIB, pieces=4, gap=0.2)
+    assert most <= 2, f"{most} uploads ran at once with max_workers=2"
+
+
+async def test_readinto_copies_into_the_callers_buffer_without_a_bytes_in_between(
+    exchange_for: Any, scope_for: Any
+) -> None:
+    # werkzeug (Flask's request.stream) reads wsgi.input with readinto(): an
+    # intermediate bytes object per read would be one more 64 KiB allocation
+    # and copy per read, in every upload's thread.
+    peaks: list[int] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        buffer = bytearray(64 * _KIB)
+        total = 0
+        for _ in range(16):
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            count = environ["wsgi.input"].readinto(buffer)
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+            total += count
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(total).encode()]
+
+    body = b"u" * (256 * _KIB)
+    exchange = exchange_for(
+        WsgiToAsgi(app, body_buffer_size=0), _upload_scope(scope_for, 1024 * _KIB)
+    )
+    for number in range(4):
+        exchange.push({"type": "http.request", "body": body, "more_body": number < 3})
+    tracemalloc.start()
+    try:
+        await exchange.finish()
+    finally:
+        tracemalloc.stop()
+    assert b"".join(m.get("body", b"") for m in exchange.drain()[1:]) == str(1024 * _KIB).encode()
+    assert len(peaks) == 16
+    assert max(peaks) < 16 * _KIB, f"a 64 KiB readinto() allocated up to {max(peaks)} bytes"

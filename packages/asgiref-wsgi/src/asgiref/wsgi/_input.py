@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.wsgi._errors import (
     ClientDisconnected,
@@ -32,6 +32,8 @@ from asgiref.wsgi._pool import ClientWait
 if TYPE_CHECKING:
     from asgiref.wsgi._interface import ServerReceive
 
+_T = TypeVar("_T")
+
 # How long a blocked reader sleeps before re-checking that the request is
 # still alive; only matters if the loop was closed without ending the request
 # (a thread blocked forever would also block interpreter exit).
@@ -43,12 +45,20 @@ _WAKE_INTERVAL = 1.0
 _UNREAD_GRACE = 0.5
 _FULL_BUFFER_CHECK = 0.1
 # A reader whose client has delivered this much since its last short wait (or
-# that has not waited yet) waits up to _KEEP_SLOT_WAIT for more before it
-# steps aside in the pool. Stepping aside on every brief wait for a fast client
-# lets every queued upload start at once (one thread and its buffers each);
-# a stalled or trickling client still steps aside, after one short wait.
+# that has not waited yet) waits a little for more before it steps aside in the
+# pool. Stepping aside on every brief wait for a fast client lets every queued
+# upload start at once (one thread and its buffers each), which buys no speed
+# when the client or the event loop is what limits the upload; a stalled or
+# trickling client still steps aside, after one short wait.
 _KEEP_SLOT_CREDIT = 64 * 1024
+# The short wait is what the bytes delivered since the last one would take at
+# _KEEP_SLOT_PACE, within these bounds: a client that keeps up that pace keeps
+# its slot even when a busy server spaces its messages (uvicorn hands over
+# 256 KiB at a time) beyond 0.1 s, while a client that stalls steps aside once
+# what it sent is used up at that pace, after 0.5 s at most.
+_KEEP_SLOT_PACE = 512 * 1024  # bytes per second
 _KEEP_SLOT_WAIT = 0.1
+_KEEP_SLOT_WAIT_MAX = 0.5
 
 
 class BodyPump:
@@ -208,6 +218,10 @@ class BodyPump:
             self._condition.notify_all()
         self._arrived.set()
 
+    def _keep_slot_wait(self, credit: int) -> float:
+        """How long a reader whose client delivered ``credit`` bytes waits in its slot."""
+        return min(max(_KEEP_SLOT_WAIT, credit / _KEEP_SLOT_PACE), _KEEP_SLOT_WAIT_MAX)
+
     def _fail(self, failure: type[OSError], text: str) -> None:
         with self._condition:
             if self.failure is None:
@@ -241,51 +255,66 @@ class BodyPump:
 
     def take(self, limit: int) -> bytes:
         """Up to ``limit`` bytes (at least one unless at EOF), blocking as needed."""
+        return self._next(lambda: self._pop(limit), b"")
+
+    def take_into(self, target: memoryview) -> int:
+        """Like ``take``, copied straight into ``target``: no bytes object in between."""
+        return self._next(lambda: self._pop_into(target), 0)
+
+    def _next(self, pop: Callable[[], _T], at_eof: _T) -> _T:
         self._last_read = time.monotonic()
         with self._condition:
-            chunk = self._available(limit)
-            if chunk is None and self._credit >= _KEEP_SLOT_CREDIT:
-                self._credit = 0
-                self._condition.wait(_KEEP_SLOT_WAIT)
-                chunk = self._available(limit)
-            if chunk is not None:
-                return chunk
+            got = self._available(pop, at_eof)
+            if got is None and self._credit >= _KEEP_SLOT_CREDIT:
+                credit, self._credit = self._credit, 0
+                self._condition.wait(self._keep_slot_wait(credit))
+                got = self._available(pop, at_eof)
+            if got is not None:
+                return got
         # Waiting for the client: the pool may run another request meanwhile.
         with self._client_wait(), self._condition:
-            while (chunk := self._available(limit)) is None:
+            while (got := self._available(pop, at_eof)) is None:
                 self._condition.wait(_WAKE_INTERVAL)
-            return chunk
+            return got
 
-    def _available(self, limit: int) -> bytes | None:
+    def _available(self, pop: Callable[[], _T], at_eof: _T) -> _T | None:
         """What a read gets now; None if it has to wait for the client."""
         if self.too_large:
             raise RequestBodyTooLarge("request body exceeds the configured maximum")
         if self._chunks:
-            return self._pop(limit)
+            return pop()
         if self.failure is not None:
             raise self.failure(self._failure_text)
         if self.complete:
-            return b""
+            return at_eof
         if self._aborted or self._loop.is_closed():
             raise ClientDisconnected("client disconnected while sending the body")
         return None
 
     def _pop(self, limit: int) -> bytes:
         head, start = self._chunks[0], self._offset
-        end = start + limit
-        if end < len(head):
-            chunk = head[start:end]
-            self._offset = end
-        else:
-            # The whole rest of the chunk: the message's own bytes when unread.
-            chunk = head[start:] if start else head
+        # A whole unread message is handed over as it is, not copied.
+        chunk = head if not start and limit >= len(head) else head[start : start + limit]
+        self._consume(len(chunk))
+        return chunk
+
+    def _pop_into(self, target: memoryview) -> int:
+        head, start = self._chunks[0], self._offset
+        count = min(len(target), len(head) - start)
+        with memoryview(head) as source:
+            target[:count] = source[start : start + count]
+        self._consume(count)
+        return count
+
+    def _consume(self, count: int) -> None:
+        self._offset += count
+        if self._offset >= len(self._chunks[0]):
             self._chunks.popleft()
             self._offset = 0
-        self._buffered -= len(chunk)
+        self._buffered -= count
         if not self._space.is_set() and self._buffered < self._buffer_size:
             # One wake-up per refill, not one per read.
             self._loop.call_soon_threadsafe(self._space.set)
-        return chunk
 
 
 class InputStream(io.RawIOBase):
@@ -303,20 +332,39 @@ class InputStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _allowed(self, wanted: int) -> int:
+        """How much of ``wanted`` the declared length still allows."""
+        return wanted if self._remaining is None else min(wanted, self._remaining)
+
+    def _count(self, received: int) -> None:
+        if self._remaining is not None:
+            if not received:
+                raise ClientDisconnected("request body shorter than its Content-Length")
+            self._remaining -= received
+
     def _next_chunk(self, limit: int) -> bytes:
         if self._pushed_back:
             chunk, self._pushed_back = self._pushed_back[:limit], self._pushed_back[limit:]
             return chunk
-        if self._remaining is not None:
-            limit = min(limit, self._remaining)
-            if limit <= 0:
-                return b""
+        limit = self._allowed(limit)
+        if limit <= 0:
+            return b""
         chunk = self._pump.take(limit)
-        if self._remaining is not None:
-            if not chunk:
-                raise ClientDisconnected("request body shorter than its Content-Length")
-            self._remaining -= len(chunk)
+        self._count(len(chunk))
         return chunk
+
+    def _next_into(self, target: memoryview) -> int:
+        if self._pushed_back:
+            count = min(len(target), len(self._pushed_back))
+            target[:count] = self._pushed_back[:count]
+            self._pushed_back = self._pushed_back[count:]
+            return count
+        limit = self._allowed(len(target))
+        if limit <= 0:
+            return 0
+        count = self._pump.take_into(target[:limit])
+        self._count(count)
+        return count
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -338,10 +386,13 @@ class InputStream(io.RawIOBase):
         return b"".join(parts)
 
     def readinto(self, buffer: Any) -> int:
+        # Straight from the received messages into the caller's buffer
+        # (werkzeug reads this way): no intermediate bytes per read.
         view = memoryview(buffer).cast("B")
-        chunk = self.read(len(view))
-        view[: len(chunk)] = chunk
-        return len(chunk)
+        filled = 0
+        while filled < len(view) and (count := self._next_into(view[filled:])):
+            filled += count
+        return filled
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None else size

@@ -114,6 +114,15 @@ class CurrentThreadExecutor(Executor):
         self._served: Future[Any] | None = None
         self._broken = False
 
+    @classmethod
+    def for_thread(cls, thread: threading.Thread) -> CurrentThreadExecutor:
+        """An executor whose work runs on ``thread``, which need not have
+        started yet: its starter builds it, so the new thread has nothing to
+        hand back before work can be queued for it."""
+        executor = cls()
+        executor._work_thread = thread
+        return executor
+
     # -- the serving side ------------------------------------------------
 
     def run_until_future(self, future: Future[Any]) -> None:

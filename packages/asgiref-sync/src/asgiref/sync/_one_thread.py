@@ -123,25 +123,25 @@ class OneThreadExecutor(ThreadPoolExecutor):
                 return self._server
             if self._closed:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            ready = threading.Event()
-            holder: list[CurrentThreadExecutor] = []
-            stopped: Future[None] = new_outcome()
-
-            def serve() -> None:
-                try:
-                    server = CurrentThreadExecutor()
-                    holder.append(server)
-                    ready.set()
-                    server.run_until_future(self._stop)
-                finally:
-                    stopped.set_result(None)
-
-            worker = bridge_thread(serve, f"{self._name}_0")
+            # The executor is built here, for the thread, and wired to the
+            # stop signal before the thread runs: the caller (usually the
+            # event loop's thread) can queue work at once instead of waiting
+            # for the new thread to report that it is ready.
+            stop, stopped = self._stop, new_outcome()
+            worker = bridge_thread(lambda: _serve(server, stop, stopped), f"{self._name}_0")
+            server = CurrentThreadExecutor.for_thread(worker)
+            server.begin(stop)
             worker.start()
-            ready.wait()
-            self._server, self._worker, self._stopped = holder[0], worker, stopped
+            self._server, self._worker, self._stopped = server, worker, stopped
             _live.add(self)
-            return holder[0]
+            return server
+
+
+def _serve(server: CurrentThreadExecutor, stop: Future[None], stopped: Future[None]) -> None:
+    try:
+        server.serve(stop, None, None)
+    finally:
+        stopped.set_result(None)
 
 
 @atexit.register

@@ -42,6 +42,7 @@ _FALLBACK_SUITE = (
     "test_sync_main_task_cancelled.py",
     "test_sync_abandoned_calls.py",
     "test_sync_readme_promises.py",
+    "test_sync_default_executor.py",
     "test_thread_sensitive_context_exit.py",
     "test_local_behaviour.py",
     "test_current_thread_executor.py",

@@ -156,10 +156,8 @@ class SyncToAsync(Generic[_P, _R]):
             if occupancy is not None:
                 choose = functools.partial(self._thread_sensitive_executor, loop)
                 future = _routing.submit_routed(choose, occupancy, self.func, call)
-            elif self._executor is None:
-                future = loop.run_in_executor(None, call)
             else:
-                future = self._executor.submit(call)
+                future = _outcome.submit(loop, self._executor, call)
             result: _R = await _outcome.await_outcome(loop, future, nested_tasks)
             return result
         except GeneratorExit:

@@ -1,8 +1,8 @@
 """Outcomes and context values crossing between the two sides of a bridge call.
 
-How a call's outcome reaches the side that waits for it (:func:`resolve`,
-:func:`report`, :func:`waiter_for`, :func:`await_outcome`), how the caller's active exception
-is seen on the other side (:func:`call_while_handling`,
+How a call's outcome reaches the side that waits for it (:func:`submit`,
+:func:`resolve`, :func:`report`, :func:`waiter_for`, :func:`await_outcome`),
+how the caller's active exception is seen on the other side (:func:`call_while_handling`,
 :func:`await_while_handling`), and how context values travel back
 (:func:`flow_back`, :func:`restore_context`).
 """
@@ -16,6 +16,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from asgiref.local._cpython import default_executor as _default_executor
 from asgiref.local._cpython import get_running_loop
 from asgiref.local._store import MOVE_LEAVES_ALONE, crossing, moved_here
 
@@ -34,6 +35,7 @@ __all__ = [
     "report_dropped",
     "resolve",
     "restore_context",
+    "submit",
     "until_work_finished",
     "untrack",
     "waiter_for",
@@ -134,6 +136,26 @@ def waiter_for(
 
         future.add_done_callback(wake)
     return waiter
+
+
+def submit(
+    loop: asyncio.AbstractEventLoop, executor: Executor | None, call: Callable[[], Any]
+) -> Future[Any] | asyncio.Future[Any]:
+    """Start ``call`` in ``executor``, or (None) where
+    ``loop.run_in_executor(None, call)`` would: the future to pass to
+    :func:`await_outcome`.
+
+    The loop's default executor, where asgiref.local._cpython can name it,
+    gets ``call`` directly too: the asyncio future ``run_in_executor`` wraps
+    around the executor's future would cost another future, two callbacks
+    and a loop step per call, and the waiter of :func:`await_outcome`
+    already does its job.
+    """
+    if executor is None:
+        executor = _default_executor(loop)
+        if executor is None:
+            return loop.run_in_executor(None, call)
+    return executor.submit(call)
 
 
 async def await_outcome(

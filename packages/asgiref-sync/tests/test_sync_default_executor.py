@@ -251,3 +251,37 @@ async def test_an_executor_given_to_sync_to_async_is_used_instead_of_the_default
     wrapped = sync_to_async(_thread_name, thread_sensitive=False, executor=executor)
     assert [await wrapped() for _ in range(3)] == ["recording-executor"] * 3
     assert executor.submitted == 3
+
+
+def _raises_stop_iteration() -> None:
+    raise StopIteration
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "how",
+    ["first call on a loop", "loop with its own run_in_executor", "given executor"],
+)
+def test_stop_iteration_from_sync_code_is_an_error_on_every_path_not_a_hang(how: str) -> None:
+    # asyncio cannot put a StopIteration into its own future: through
+    # run_in_executor the call never finished (asgiref 3.13.0 hangs too).
+    class OwnRunInExecutor(asyncio.SelectorEventLoop):
+        def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:
+            return super().run_in_executor(executor, func, *args)
+
+    async def call() -> None:
+        executor = ThreadPoolExecutor(1) if how == "given executor" else None
+        wrapped = sync_to_async(_raises_stop_iteration, thread_sensitive=False, executor=executor)
+        await asyncio.wait_for(wrapped(), 5)
+
+    loop = (
+        OwnRunInExecutor()
+        if how == "loop with its own run_in_executor"
+        else asyncio.new_event_loop()
+    )
+    try:
+        with pytest.raises(RuntimeError, match="StopIteration") as raised:
+            loop.run_until_complete(call())
+        assert isinstance(raised.value.__cause__, StopIteration)
+    finally:
+        loop.close()

@@ -154,8 +154,18 @@ def submit(
     if executor is None:
         executor = _default_executor(loop)
         if executor is None:
-            return loop.run_in_executor(None, call)
+            return loop.run_in_executor(None, _stop_iteration_as_error, call)
     return executor.submit(call)
+
+
+def _stop_iteration_as_error(call: Callable[[], Any]) -> Any:
+    # asyncio refuses a StopIteration as a future's exception, so through
+    # run_in_executor the caller would wait for ever; every other path
+    # reports it as the coroutine machinery does.
+    try:
+        return call()
+    except StopIteration as exc:
+        raise RuntimeError("coroutine raised StopIteration") from exc
 
 
 async def await_outcome(

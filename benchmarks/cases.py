@@ -273,6 +273,31 @@ def local_sync(n: int) -> tuple[float, float]:
     return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
 
 
+def local_sync_shared_name(n: int) -> tuple[float, float]:
+    """As local_sync, with a second ``Local`` holding the same attribute name
+    (Django's translation, timezone and urlconf ``Local``s all store
+    ``.value``), which takes the shared-name path."""
+    from asgiref.local import Local
+
+    ours, other, floor_storage = Local(), Local(), threading.local()
+    other.value = None
+    first, second = object(), object()
+
+    def case_op() -> object:
+        ours.value = first
+        _ = ours.value
+        ours.value = second
+        return ours.value
+
+    def floor_op() -> object:
+        floor_storage.value = first
+        _ = floor_storage.value
+        floor_storage.value = second
+        return floor_storage.value
+
+    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+
+
 def local_sync_same(n: int) -> tuple[float, float]:
     """As local_sync, but every write stores the object already held (which a
     ``Local`` may answer without a context-variable write)."""
@@ -500,6 +525,7 @@ CASES: dict[str, Callable[[int], tuple[float, float]]] = {
     "ping_pong_4": ping_pong_4,
     "local_sync": local_sync,
     "local_sync_same": local_sync_same,
+    "local_sync_shared_name": local_sync_shared_name,
     "local_async": local_async,
     "local_across_crossing": local_across_crossing,
     "wsgi_in_process": wsgi_in_process,

@@ -53,6 +53,10 @@ CASE_INFO: dict[str, tuple[str, float | None]] = {
     "ping_pong_4": ("4 hops: run_coroutine_threadsafe / run_in_executor", None),
     "local_sync": ("threading.local set+get, a new value each write", 4.0),
     "local_sync_same": ("threading.local set+get, the same value each write", None),
+    "local_sync_shared_name": (
+        "threading.local set+get, a new value each write; another Local uses the name",
+        None,
+    ),
     "local_async": ("ContextVar set+get", None),
     "local_across_crossing": ("ContextVar + run_in_executor in a copied context", None),
     "wsgi_in_process": ("raw ASGI app, in process", None),

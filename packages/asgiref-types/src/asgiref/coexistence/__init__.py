@@ -14,6 +14,12 @@ checks nothing, so a program can set a filter for the warning before the check
 runs (``warnings.simplefilter("error", MixedInstallWarning)``).
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.metadata import PackagePath
+    from pathlib import Path
+
 # Bound to True by this release's asgiref/__init__.py alone (see the comment there).
 _MARKER = "mixed_install_check"
 # The distribution that ships this module; all six share one version.
@@ -104,9 +110,25 @@ def _fork_owning(package: object) -> str | None:
             files = distribution(name).files or []
         except PackageNotFoundError:
             continue
-        if any(Path(str(file.locate())).resolve() == target for file in files):
-            return name
+        for file in files:
+            if Path(str(file.locate())).resolve() == target and _content_recorded(file, target):
+                return name
     return None
+
+
+def _content_recorded(file: "PackagePath", target: "Path") -> bool:
+    """Whether ``target`` still holds what the RECORD entry ``file`` says was written.
+
+    Upstream installed after the fork overwrites the file the fork's RECORD
+    still lists: only the recorded hash tells whose content is there.
+    """
+    if file.hash is None or file.hash.mode != "sha256":
+        return True
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(target.read_bytes()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == file.hash.value
 
 
 def _release() -> str:

@@ -75,10 +75,16 @@ if not TYPE_CHECKING:
         # PEP 562: reached only for names the module does not bind (yet).
         side = _SIDES.get(name)
         if side is not None:
-            adapter: type = getattr(_import_module(side), name)
-            adapter.__module__ = __name__
-            globals()[name] = adapter
-            return adapter
+            module = _import_module(side)
+            # Every public class of the side at once: WsgiToAsgi builds
+            # WsgiToAsgiInstance objects whose repr must name this package too.
+            # A name already bound (patched by a test, say) is left as it is.
+            for public, home in _SIDES.items():
+                if home == side:
+                    adapter: type = getattr(module, public)
+                    adapter.__module__ = __name__
+                    globals().setdefault(public, adapter)
+            return globals()[name]
         source = _BORROWED.get(name)
         if source is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -265,20 +265,13 @@ def _raises_stop_iteration() -> None:
 def test_stop_iteration_from_sync_code_is_an_error_on_every_path_not_a_hang(how: str) -> None:
     # asyncio cannot put a StopIteration into its own future: through
     # run_in_executor the call never finished (asgiref 3.13.0 hangs too).
-    class OwnRunInExecutor(asyncio.SelectorEventLoop):
-        def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:
-            return super().run_in_executor(executor, func, *args)
-
     async def call() -> None:
         executor = ThreadPoolExecutor(1) if how == "given executor" else None
         wrapped = sync_to_async(_raises_stop_iteration, thread_sensitive=False, executor=executor)
         await asyncio.wait_for(wrapped(), 5)
 
-    loop = (
-        OwnRunInExecutor()
-        if how == "loop with its own run_in_executor"
-        else asyncio.new_event_loop()
-    )
+    own = how == "loop with its own run_in_executor"
+    loop = _CountingLoop() if own else asyncio.new_event_loop()
     try:
         with pytest.raises(RuntimeError, match="StopIteration") as raised:
             loop.run_until_complete(call())

@@ -144,11 +144,6 @@ async def test_readinto_edge_cases(
     assert body == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review s25: each bursting-then-stalled upload keeps its run slot 0.5 s, so a "
-    "queue of them delays other requests by 0.5 s per max_workers uploads",
-)
 @pytest.mark.timeout(30)
 async def test_uploads_that_burst_then_stall_leave_a_get_answered_at_once(
     exchange_for: Any, scope_for: Any

@@ -133,10 +133,11 @@ async def test_a_message_the_application_has_read_is_not_kept_alive(
 
 
 async def _most_uploads_at_once(
-    exchange_for: Any, scope_for: Any, *, piece: int, pieces: int, gap: float
+    exchange_for: Any, scope_for: Any, *, piece: int, pieces: int, gap: float, gets_first: int = 0
 ) -> int:
     """Four uploads through max_workers=2, each client sending ``pieces`` messages
-    of ``piece`` bytes ``gap`` seconds apart: how many applications ran at once."""
+    of ``piece`` bytes ``gap`` seconds apart (after ``gets_first`` bodiless
+    requests served by the same adapter): how many applications ran at once."""
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -152,6 +153,11 @@ async def _most_uploads_at_once(
         return [str(total).encode()]
 
     adapter = WsgiToAsgi(app, max_workers=2)
+    for _ in range(gets_first):
+        get = exchange_for(adapter, scope_for())
+        get.push({"type": "http.request", "body": b"", "more_body": False})
+        await get.finish()
+    most = 0
     uploads = [exchange_for(adapter, _upload_scope(scope_for, pieces * piece)) for _ in range(4)]
 
     async def client(exchange: Any) -> None:
@@ -173,6 +179,17 @@ async def test_fast_uploads_do_not_all_start_at_once(exchange_for: Any, scope_fo
     # keeps delivering keeps its run slot through a short wait instead of
     # letting the next queued upload start. Here 64 KiB every 20 ms.
     most = await _most_uploads_at_once(exchange_for, scope_for, piece=64 * _KIB, pieces=8, gap=0.02)
+    assert most <= 2, f"{most} uploads ran at once with max_workers=2"
+
+
+async def test_requests_served_before_leave_the_uploads_slots_alone(
+    exchange_for: Any, scope_for: Any
+) -> None:
+    # A bodiless request queued for a slot makes a pausing upload give its slot
+    # up at once; once served, it must not go on counting as waiting.
+    most = await _most_uploads_at_once(
+        exchange_for, scope_for, piece=64 * _KIB, pieces=8, gap=0.02, gets_first=3
+    )
     assert most <= 2, f"{most} uploads ran at once with max_workers=2"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import io
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -231,6 +232,7 @@ class WsgiToAsgiInstance:
             on_disconnect=channel.client_left,
             response_started=lambda: channel.response_started,
             client_wait=client_wait,
+            slot_wanted=executor.slot_wanted if isinstance(executor, WorkerPool) else None,
             held=not buffer_first,
         )
         environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))
@@ -290,7 +292,14 @@ class WsgiToAsgiInstance:
                 channel.finish()
 
         # The app sees the context variables of the ASGI task that serves it.
-        outcome = loop.run_in_executor(executor, contextvars.copy_context().run, run_in_thread)
+        work = functools.partial(contextvars.copy_context().run, run_in_thread)
+        outcome = (
+            asyncio.wrap_future(
+                executor.submit_request(work, reads_client=pump.body_pending), loop=loop
+            )
+            if isinstance(executor, WorkerPool)
+            else loop.run_in_executor(executor, work)
+        )
         delivering = asyncio.current_task()
         if delivering is not None:
             # A client that takes nothing for client_timeout: stop waiting in send().

@@ -59,6 +59,14 @@ _KEEP_SLOT_CREDIT = 64 * 1024
 _KEEP_SLOT_PACE = 512 * 1024  # bytes per second
 _KEEP_SLOT_WAIT = 0.1
 _KEEP_SLOT_WAIT_MAX = 0.5
+# That wait ends as soon as another request wants a run slot (checked this
+# often): the hold only keeps idle slots from starting more uploads, it never
+# makes a queued request wait, so stalled uploads cannot delay the others.
+_SLOT_WANTED_CHECK = 0.02
+
+
+def _no_slot_wanted() -> bool:
+    return False
 
 
 class BodyPump:
@@ -76,6 +84,7 @@ class BodyPump:
         on_disconnect: Callable[[], None],
         response_started: Callable[[], bool],
         client_wait: ClientWait,
+        slot_wanted: Callable[[], bool] | None = None,
         held: bool = False,
     ) -> None:
         self._loop = loop
@@ -88,6 +97,8 @@ class BodyPump:
         self._on_disconnect = on_disconnect
         self._response_started = response_started
         self._client_wait = client_wait
+        # Without a WorkerPool no slot is held, so none is ever wanted.
+        self._slot_wanted = slot_wanted or _no_slot_wanted
         self._condition = threading.Condition()
         self._chunks: deque[bytes] = deque()
         # Where the unread part of the first chunk starts: a read taking part
@@ -122,6 +133,11 @@ class BodyPump:
         return self.failure is RequestTimeout
 
     # -- event loop side -------------------------------------------------
+
+    @property
+    def body_pending(self) -> bool:
+        """Whether a reader may yet have to wait for the client's body."""
+        return self._body_expected and not self.complete
 
     def start(self) -> None:
         """Let a held pump begin receiving (call on the event loop)."""
@@ -267,8 +283,14 @@ class BodyPump:
             got = self._available(pop, at_eof)
             if got is None and self._credit >= _KEEP_SLOT_CREDIT:
                 credit, self._credit = self._credit, 0
-                self._condition.wait(self._keep_slot_wait(credit))
-                got = self._available(pop, at_eof)
+                deadline = time.monotonic() + self._keep_slot_wait(credit)
+                while (
+                    got is None
+                    and not self._slot_wanted()
+                    and (left := deadline - time.monotonic()) > 0
+                ):
+                    self._condition.wait(min(left, _SLOT_WANTED_CHECK))
+                    got = self._available(pop, at_eof)
             if got is not None:
                 return got
         # Waiting for the client: the pool may run another request meanwhile.

@@ -55,11 +55,13 @@ def _ensure_exit_hook() -> bool:
 
 
 class _Job:
-    __slots__ = ("call", "future")
+    __slots__ = ("call", "future", "reads_client")
 
-    def __init__(self, future: Future[Any], call: Callable[[], Any]) -> None:
+    def __init__(self, future: Future[Any], call: Callable[[], Any], reads_client: bool) -> None:
         self.future = future
         self.call = call
+        # May wait on its client's body (an upload still arriving).
+        self.reads_client = reads_client
 
     def run(self) -> None:
         if not self.future.set_running_or_notify_cancel():
@@ -91,15 +93,21 @@ class WorkerPool(Executor):
         self._idle = threading.Semaphore(0)  # one count per worker waiting on _ready
         self._threads: set[threading.Thread] = set()
         self._returning = 0  # threads back from a client wait, wanting a slot again
+        self._queued_not_reading = 0  # backlog jobs that will not wait on a client's body
         self._shut_down = False
         _live_pools.add(self)
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        return self.submit_request(functools.partial(fn, *args, **kwargs), reads_client=False)
+
+    def submit_request(self, call: Callable[[], _T], *, reads_client: bool) -> Future[_T]:
+        """Queue ``call``; ``reads_client``: it may wait on its client's body."""
         future: Future[_T] = Future()
         with self._lock:
             if self._shut_down:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            self._backlog.append(_Job(future, functools.partial(fn, *args, **kwargs)))
+            self._backlog.append(_Job(future, call, reads_client))
+            self._queued_not_reading += not reads_client
             self._dispatch()
         return future
 
@@ -118,6 +126,15 @@ class WorkerPool(Executor):
                 self._returning -= 1
                 self._free_slots -= 1
 
+    def slot_wanted(self) -> bool:
+        """Whether a job that will not wait on its client (a request without a
+        body still to come), or a thread back from a client wait, waits for a
+        run slot: a reader holding its slot through its client's pause gives
+        it up at once then. Queued uploads do not count: keeping them from all
+        starting at once is what the hold is for. Read without the lock: a
+        stale answer costs the caller one poll interval, nothing more."""
+        return self._queued_not_reading > 0 or self._returning > 0
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._shut_down = True
@@ -125,6 +142,7 @@ class WorkerPool(Executor):
                 for job in self._backlog:
                     job.future.cancel()
                 self._backlog.clear()
+                self._queued_not_reading = 0
             while self._idle.acquire(timeout=0):
                 self._ready.put(None)
             threads = list(self._threads)
@@ -145,6 +163,7 @@ class WorkerPool(Executor):
         # slot: finishing started work comes before starting new work.
         while self._backlog and self._free_slots > self._returning:
             job = self._backlog.popleft()
+            self._queued_not_reading -= not job.reads_client
             if job.future.cancelled():
                 continue
             self._free_slots -= 1

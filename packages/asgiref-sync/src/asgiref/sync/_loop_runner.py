@@ -32,8 +32,8 @@ asgiref.sync._fresh_loop):
 * A forked child forgets the pool (the parent's threads do not exist there),
   and runners remember their PID.
 * An ``AsyncSingleThreadContext`` owns a runner of its own (not pooled), so
-  every call inside it runs on one thread; a nested call that finds it busy
-  takes a pooled one.
+  every call inside it runs on one thread, one at a time (callers wait their
+  turn; a call made inside the running one is pooled: asgiref.sync._contexts).
 
 The trade: the loop *object* is reused, so code that keeps a reference to it
 after its call can still schedule callbacks on it (on a closed loop they
@@ -56,6 +56,7 @@ from typing import Any
 
 from asgiref.current_thread_executor import CurrentThreadExecutor
 from asgiref.local._cpython import executor_used, has_pending_task, new_outcome, open_generators
+from asgiref.sync._contexts import Turns
 from asgiref.sync._coroutines import create_task_in_context
 from asgiref.sync._fresh_loop import FreshLoop, exit_steps, finalise
 from asgiref.sync._one_thread import bridge_thread
@@ -92,7 +93,7 @@ class LoopRunner:
         self.closing = False
         # Guards ``closing`` against a loop replacement in progress.
         self._lock = threading.Lock()
-        self._in_use = threading.Lock()
+        self.turns = Turns()  # a context's runner's calls take turns
         self._state = _IDLE
         self._done: Future[None] | None = None
         self._watched: Future[None] | None = None
@@ -115,19 +116,19 @@ class LoopRunner:
         # _check_alive), which spares the hot path a Thread.is_alive() call.
         return self.closing or self.pid != _pid
 
-    def try_acquire(self) -> bool:
-        return not self.retired() and self._in_use.acquire(False)
-
-    def release(self) -> None:
-        self._in_use.release()
-
-    def close(self) -> None:
-        """Stop the loop thread once its current call is over (any thread;
-        idempotent); a call still running is cancelled."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the loop thread (any thread; idempotent), cancelling a running
+        call; a context's runner, if ``wait``, first lets its calls finish."""
         if self.pid != _pid:
             # A forked child must not signal its parent's loop through the
             # inherited self-pipe.
             return
+        if wait and not self.pooled:
+            self.turns.wait_until_unused(self.retired, then=self._stop)
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
         with self._lock:
             self.closing = True
             loop = self.loop
@@ -141,6 +142,8 @@ class LoopRunner:
         future is done once the call is over and cleaned up: with None, or
         with what escaped the loop."""
         done: Future[None] = new_outcome()
+        if not self.pooled:
+            self.turns.mark(context)
         self._done = done
         self._state = _RUNNING
         try:
@@ -411,19 +414,17 @@ def close_idle_runners() -> None:
 def acquire_runner(
     single_context: object, runners: MutableMapping[Any, LoopRunner]
 ) -> tuple[LoopRunner, bool]:
-    """The runner for one ``async_to_sync`` call, and whether it is pooled.
-
-    Inside an ``AsyncSingleThreadContext`` (``single_context``, else None)
-    that context's own runner, kept in ``runners`` and created on first use
-    (or after it was retired); a pooled one while it is busy (a nested call).
-    Otherwise a pooled one.
-    """
-    if single_context is not None:
+    """The runner for one ``async_to_sync`` call, and whether it is pooled:
+    inside an ``AsyncSingleThreadContext`` (``single_context``, else None) its
+    own, kept in ``runners`` (made anew once retired), on this call's turn."""
+    while single_context is not None:
         runner = runners.get(single_context)
         if runner is None or runner.retired():
             runner = runners[single_context] = LoopRunner(pooled=False)
-        if runner.try_acquire():
+        if runner.turns.take(runner.retired):
             return runner, False
+        if not runner.retired():
+            break  # made inside the holder's call: pooled
     return _borrow(), True
 
 
@@ -435,8 +436,8 @@ def release_runner(runner: LoopRunner, pooled: bool, completed: bool) -> None:
         _give_back(runner, reusable=completed)
     else:
         if not completed:
-            runner.close()
-        runner.release()
+            runner.close(wait=False)  # waiting would wait for this very call
+        runner.turns.give_back()
 
 
 def _forget_pool() -> None:

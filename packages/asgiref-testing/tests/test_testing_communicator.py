@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import asgiref.testing._communicator as communicator_module
+import asgiref.testing as testing_module
 from asgiref.testing import ApplicationCommunicator
 
 pytestmark = pytest.mark.timeout(20)
@@ -190,7 +190,7 @@ async def test_wait_timeout_cancels_the_app_and_returns() -> None:
 async def test_app_swallowing_cancellation_fails_instead_of_hanging(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(communicator_module, "_CANCEL_GRACE", 0.1)
+    monkeypatch.setattr(testing_module, "_CANCEL_GRACE", 0.1)
     release = asyncio.Event()
 
     async def stubborn(scope: Any, receive: Any, send: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from hostile_apps import Oops, echo, other_tasks, settle, swallowing
 
-import asgiref.testing._communicator as communicator_module
+import asgiref.testing as testing_module
 from asgiref.testing import (
     ApplicationCommunicator,
     ApplicationLifespan,
@@ -310,8 +310,8 @@ async def test_swallowed_cancellation_fails_the_call(
     """Promise: "An application that swallows cancellation makes the call (`receive_output` or
     `wait`) fail with `TimeoutError` 5 s after cancelling it rather than hang the test"; and
     "an application that swallows cancellation fails the test instead of hanging it"."""
-    assert communicator_module._CANCEL_GRACE == 5
-    monkeypatch.setattr(communicator_module, "_CANCEL_GRACE", 0.1)
+    assert testing_module._CANCEL_GRACE == 5
+    monkeypatch.setattr(testing_module, "_CANCEL_GRACE", 0.1)
     release = asyncio.Event()
     communicator = ApplicationCommunicator(swallowing(release), {})
     started = time.monotonic()
@@ -477,7 +477,7 @@ async def test_lifespan_timeout_names_phase_and_delay(
     """Promise: "and `TimeoutError` naming the phase and delay if the application does not
     answer in `startup_timeout` / `shutdown_timeout` seconds (5 by default), also when it then
     ignores its cancellation"."""
-    monkeypatch.setattr(communicator_module, "_CANCEL_GRACE", 0.05)
+    monkeypatch.setattr(testing_module, "_CANCEL_GRACE", 0.05)
     defaults = ApplicationLifespan(Lifespan())
     assert (defaults.startup_timeout, defaults.shutdown_timeout) == (5, 5)
     lifespan = ApplicationLifespan(

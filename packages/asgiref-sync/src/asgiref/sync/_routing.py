@@ -306,12 +306,7 @@ class AsyncSingleThreadContextBase(_ContextManagerBase):
             self._token = var.set(self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._token is None:
             return
         self._current().reset(self._token)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from types import TracebackType
 
-# Upstream's module imports these two names; code may read them from here.
+# Upstream's module imports these names; code may read them from here.
+from types import TracebackType as TracebackType
 from typing import Any as Any
 from typing import Optional as Optional
 
@@ -63,24 +63,14 @@ class timeout:  # noqa: N801 - lower-case public name kept for drop-in compatibi
         self._arm()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._disarm(exc_type)
 
     async def __aenter__(self) -> timeout:
         self._arm()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self._disarm(exc_type)
 
     def _active_loop(self) -> asyncio.AbstractEventLoop:

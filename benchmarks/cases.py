@@ -249,28 +249,32 @@ def ping_pong_4(n: int) -> tuple[float, float]:
 # --- Local ----------------------------------------------------------------------------
 
 
+def _new_values(n: int, ours: Any) -> tuple[float, float]:
+    """Set + get on ``ours`` (a ``Local``) against ``threading.local``, every write
+    a value other than the one held."""
+    floor_storage = threading.local()
+    first, second = object(), object()
+
+    # Two set + get pairs per operation, so each write replaces the other value.
+    def op(storage: Any) -> Callable[[], object]:
+        def both_values() -> object:
+            storage.value = first
+            _ = storage.value
+            storage.value = second
+            return storage.value
+
+        return both_values
+
+    case_op, floor_op = op(ours), op(floor_storage)
+    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+
+
 def local_sync(n: int) -> tuple[float, float]:
     """``Local`` set + get in a plain thread, every write a value other than the
     one held (what users do; rewriting the same object is ``local_sync_same``)."""
     from asgiref.local import Local
 
-    ours, floor_storage = Local(), threading.local()
-    first, second = object(), object()
-
-    # Two set + get pairs per operation, so each write replaces the other value.
-    def case_op() -> object:
-        ours.value = first
-        _ = ours.value
-        ours.value = second
-        return ours.value
-
-    def floor_op() -> object:
-        floor_storage.value = first
-        _ = floor_storage.value
-        floor_storage.value = second
-        return floor_storage.value
-
-    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+    return _new_values(n, Local())
 
 
 def local_sync_shared_name(n: int) -> tuple[float, float]:
@@ -279,23 +283,9 @@ def local_sync_shared_name(n: int) -> tuple[float, float]:
     ``.value``), which takes the shared-name path."""
     from asgiref.local import Local
 
-    ours, other, floor_storage = Local(), Local(), threading.local()
+    other = Local()
     other.value = None
-    first, second = object(), object()
-
-    def case_op() -> object:
-        ours.value = first
-        _ = ours.value
-        ours.value = second
-        return ours.value
-
-    def floor_op() -> object:
-        floor_storage.value = first
-        _ = floor_storage.value
-        floor_storage.value = second
-        return floor_storage.value
-
-    return _alternate(lambda: _time_sync(case_op, n), lambda: _time_sync(floor_op, n))
+    return _new_values(n, Local())
 
 
 def local_sync_same(n: int) -> tuple[float, float]:

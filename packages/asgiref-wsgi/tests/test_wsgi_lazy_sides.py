@@ -9,11 +9,10 @@ test session has long imported both sides.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
+
+from monorepo_testing import fresh_python_output
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,15 +31,7 @@ _ASGI_TO_WSGI_PREFIX = "asgiref.wsgi._asgi_to_wsgi"
 
 def _fresh(code: str) -> object:
     """What ``code`` prints (as JSON) on its last line, run in a new interpreter."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(fresh_python_output(code, timeout=50)[-1])
 
 
 _LOADED = """

@@ -69,7 +69,7 @@ UPSTREAM_ASGIREF = "asgiref==3.13.0"
 
 # Modules whose origin is checked before anything runs: the ones the upstream
 # suite imports (run as a file, this script has compat/ on sys.path).
-from run_upstream import CHECKED_MODULES  # noqa: E402
+from run_upstream import CHECKED_MODULES, pip_sdist_download  # noqa: E402
 
 EXIT_WRONG_ASGIREF = 4
 # Whole-suite limit (the slowest, Django with --thorough, takes about 2 min).
@@ -251,23 +251,7 @@ def download_sdists(env: Environment, sdists: Sequence[Sdist], into: Path) -> di
         requirement_file.write_text(
             "".join(f"{sdist.requirement}\n" for sdist in batch), encoding="utf-8"
         )
-        _run(
-            [
-                str(env.python),
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                "--require-hashes",
-                "--dest",
-                str(into),
-                "-r",
-                str(requirement_file),
-            ]
-        )
+        _run([str(env.python), "-m", "pip", *pip_sdist_download(into, requirement_file)])
     found: dict[Sdist, Path] = {}
     for sdist in sdists:
         matches = [path for path in into.iterdir() if path.name.lower() == sdist.archive_name]

@@ -143,27 +143,21 @@ def _pip_command() -> list[str]:
     return tool_command("pip", missing)
 
 
+def pip_sdist_download(dest: Path, requirements: Path, *options: str) -> list[str]:
+    """pip's arguments fetching the hash-pinned sdists of ``requirements`` (sources
+    only, no dependencies) into ``dest``."""
+    download = ["download", "--quiet", "--no-binary", ":all:", "--no-deps", "--require-hashes"]
+    return [*download, *options, "--dest", str(dest), "-r", str(requirements)]
+
+
 def download_sdist(into: Path) -> Path:
     requirement = into / "requirement.txt"
     requirement.write_text(
         f"asgiref=={UPSTREAM_VERSION} --hash=sha256:{UPSTREAM_SDIST_SHA256}\n", encoding="utf-8"
     )
-    command = [
-        *_pip_command(),
-        "download",
-        "--quiet",
-        "--no-binary",
-        ":all:",
-        "--no-deps",
-        "--require-hashes",
-        # Only the tests are used; on 3.10 pip would refuse the release itself
-        # (it requires >= 3.11), though its tests run here with deselections.
-        "--ignore-requires-python",
-        "--dest",
-        str(into),
-        "-r",
-        str(requirement),
-    ]
+    # Only the tests are used; on 3.10 pip would refuse the release itself
+    # (it requires >= 3.11), though its tests run here with deselections.
+    command = [*_pip_command(), *pip_sdist_download(into, requirement, "--ignore-requires-python")]
     subprocess.run(command, check=True, timeout=600)
     (sdist,) = into.glob(f"asgiref-{UPSTREAM_VERSION}.tar.gz")
     return sdist

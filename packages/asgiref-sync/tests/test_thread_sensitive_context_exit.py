@@ -15,7 +15,8 @@ import contextvars
 import gc
 import threading
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -45,15 +46,21 @@ async def _request(job: _SlowJob) -> None:
         await sync_to_async(job)()
 
 
-@pytest.mark.timeout(30)
-async def test_cancelled_task_ends_after_the_contexts_work() -> None:
-    job = _SlowJob()
-    task = asyncio.create_task(_request(job))
+async def _cancel_once_started(job: _SlowJob, request: Coroutine[Any, Any, None]) -> None:
+    """Cancel ``request``'s task once ``job`` runs; the cancellation must only
+    surface after the job has finished."""
+    task = asyncio.create_task(request)
     await job.wait_started()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert job.finished.is_set()
+
+
+@pytest.mark.timeout(30)
+async def test_cancelled_task_ends_after_the_contexts_work() -> None:
+    job = _SlowJob()
+    await _cancel_once_started(job, _request(job))
 
 
 @pytest.mark.timeout(30)
@@ -65,12 +72,7 @@ async def test_exit_also_waits_for_an_executor_other_code_gave_the_context() -> 
             SyncToAsync.context_to_thread_executor[context] = ThreadPoolExecutor(max_workers=1)
             await sync_to_async(job)()
 
-    task = asyncio.create_task(request())
-    await job.wait_started()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert job.finished.is_set()
+    await _cancel_once_started(job, request())
 
 
 @pytest.mark.timeout(30)

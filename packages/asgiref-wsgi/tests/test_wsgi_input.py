@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -32,6 +32,17 @@ def reply_with(start_response: StartResponse, data: bytes) -> list[bytes]:
 def _read_into(stream: Any, size: int) -> bytes:
     buffer = bytearray(size)
     return bytes(buffer[: stream.readinto(buffer)])
+
+
+def _empty_reply_app() -> tuple[Callable[[Environ, StartResponse], Iterable[bytes]], list[bool]]:
+    """An app answering 200 with no body, and the list it records each call in."""
+    called: list[bool] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        called.append(True)
+        return reply_with(start_response, b"")
+
+    return app, called
 
 
 @pytest.mark.parametrize(
@@ -168,12 +179,7 @@ async def test_read_ahead_is_bounded_when_the_app_does_not_read(
 async def test_declared_length_over_limit_is_413_without_calling_app(
     run_asgi: Any, scope_for: Any
 ) -> None:
-    called = []
-
-    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        called.append(True)
-        return reply_with(start_response, b"")
-
+    app, called = _empty_reply_app()
     adapter = WsgiToAsgi(app, max_body_size=10)
     reply = await run_asgi(adapter, body_scope(scope_for, 11), [b"x" * 11])
     assert reply.status == 413
@@ -185,12 +191,7 @@ async def test_declared_length_over_limit_is_413_without_calling_app(
 async def test_undeclared_small_body_over_limit_is_413_without_calling_app(
     run_asgi: Any, scope_for: Any
 ) -> None:
-    called = []
-
-    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        called.append(True)
-        return reply_with(start_response, b"")
-
+    app, called = _empty_reply_app()
     adapter = WsgiToAsgi(app, max_body_size=10, body_buffer_size=1024)
     reply = await run_asgi(adapter, body_scope(scope_for), [b"x" * 6, b"x" * 6])
     assert reply.status == 413
@@ -250,12 +251,7 @@ async def test_disconnect_during_read_raises_oserror_in_app(
 async def test_disconnect_before_app_starts_skips_the_app(
     exchange_for: Any, scope_for: Any
 ) -> None:
-    called = []
-
-    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        called.append(True)
-        return reply_with(start_response, b"")
-
+    app, called = _empty_reply_app()
     exchange = exchange_for(WsgiToAsgi(app), body_scope(scope_for, 100))
     exchange.push({"type": "http.request", "body": b"abc", "more_body": True})
     exchange.push({"type": "http.disconnect"})

@@ -16,8 +16,8 @@ import gc
 import threading
 import time
 from collections.abc import AsyncGenerator, Coroutine
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 

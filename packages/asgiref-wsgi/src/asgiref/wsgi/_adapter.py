@@ -231,8 +231,7 @@ class WsgiToAsgiInstance:
             body_expected=declared not in (None, "0") or "HTTP_TRANSFER_ENCODING" in environ,
             on_disconnect=channel.client_left,
             response_started=lambda: channel.response_started,
-            client_wait=client_wait,
-            slot_wanted=executor.slot_wanted if isinstance(executor, WorkerPool) else None,
+            pool=executor if isinstance(executor, WorkerPool) else None,
             held=not buffer_first,
         )
         environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
     from weakref import WeakKeyDictionary
 
+    from asgiref.sync import _waiting
     from asgiref.sync._loop_runner import LoopRunner
 
 __all__ = [
@@ -86,6 +87,8 @@ _rehome = rehome
 # This process's ID, kept current by the fork hook at the end of this module
 # (os.getpid() is a system call; the bridge compares it on every nested call).
 _pid = os.getpid()
+# Where the first AsyncToSync call binds asgiref.sync._waiting (see __call__).
+_namespace = globals()
 
 
 class SyncToAsync(Generic[_P, _R]):
@@ -260,10 +263,10 @@ class AsyncToSync(Generic[_P, _R]):
 
     def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         __traceback_hide__ = True
-        # The sync side of the bridge loads with the first call, not with the
-        # package (import time is a tracked benchmark row).
-        import asgiref.sync._waiting as _waiting
-
+        # The sync side loads with the first call, not with the package (import
+        # time is a tracked row); later calls find it bound, with no import.
+        if "_waiting" not in _namespace:
+            _namespace["_waiting"] = __import__("asgiref.sync._waiting", fromlist=["_"])
         if get_running_loop() is not None:
             raise RuntimeError(
                 "You cannot use AsyncToSync in the same thread as an async event loop - "

@@ -231,7 +231,8 @@ class WsgiToAsgiInstance:
             body_expected=declared not in (None, "0") or "HTTP_TRANSFER_ENCODING" in environ,
             on_disconnect=channel.client_left,
             response_started=lambda: channel.response_started,
-            pool=executor if isinstance(executor, WorkerPool) else None,
+            client_wait=client_wait,
+            slot_wanted=executor.slot_wanted if isinstance(executor, WorkerPool) else None,
             held=not buffer_first,
         )
         environ["wsgi.input"] = InputStream(pump, None if declared is None else int(declared))

@@ -3,9 +3,7 @@
 The loop side (``BodyPump``) reads ``http.request`` messages ahead of the
 application, but never more than ``buffer_size`` bytes; the thread side
 (``InputStream``) is the file-like object the application reads from. Memory
-stays bounded whatever the body's size. A reader waiting for its client steps
-aside in the pool when another request wants its run slot; its pump then
-receives nothing until the reader's turn comes again.
+stays bounded whatever the body's size.
 
 Two rules keep a hostile client from holding the application: a body that
 makes no progress for ``timeout`` seconds fails the read (``RequestTimeout``),
@@ -16,7 +14,6 @@ rest of the body is drained unread, so that a client leaving is still seen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import threading
 import time
@@ -30,10 +27,10 @@ from asgiref.wsgi._errors import (
     RequestBodyTooLarge,
     RequestTimeout,
 )
+from asgiref.wsgi._pool import ClientWait
 
 if TYPE_CHECKING:
     from asgiref.wsgi._interface import ServerReceive
-    from asgiref.wsgi._pool import WorkerPool
 
 _T = TypeVar("_T")
 
@@ -47,19 +44,12 @@ _WAKE_INTERVAL = 1.0
 # streams its response while it reads (and so pauses between reads) to go on.
 _UNREAD_GRACE = 0.5
 _FULL_BUFFER_CHECK = 0.1
-# A reader waiting for its client keeps its run slot while nothing else waits
-# for one. Otherwise it steps aside: the pump stops receiving (the client's
-# next bytes stay in the server's flow-controlled buffer, not in ours) and the
-# reader waits for its turn behind the requests already queued, then receives
-# again. So the adapter holds body bytes only for readers that run, however
-# many uploads have started, and stalled uploads never keep a slot from others.
-#
 # A reader whose client has delivered this much since its last short wait (or
-# that has not waited yet) waits a little for more before it steps aside.
-# Stepping aside on every brief wait for a fast client lets every queued
-# upload start at once (one thread each), which buys no speed when the client
-# or the event loop is what limits the upload; a stalled or trickling client
-# still steps aside at once when a slot is wanted.
+# that has not waited yet) waits a little for more before it steps aside in the
+# pool. Stepping aside on every brief wait for a fast client lets every queued
+# upload start at once (one thread and its buffers each), which buys no speed
+# when the client or the event loop is what limits the upload; a stalled or
+# trickling client still steps aside, after one short wait.
 _KEEP_SLOT_CREDIT = 64 * 1024
 # The short wait is what the bytes delivered since the last one would take at
 # _KEEP_SLOT_PACE, within these bounds: a client that keeps up that pace keeps
@@ -69,19 +59,14 @@ _KEEP_SLOT_CREDIT = 64 * 1024
 _KEEP_SLOT_PACE = 512 * 1024  # bytes per second
 _KEEP_SLOT_WAIT = 0.1
 _KEEP_SLOT_WAIT_MAX = 0.5
-# That wait ends as soon as a request without a body to wait for, or a thread
-# back from waiting for its client, wants a run slot (checked this often): the
-# hold never makes those wait, so stalled uploads cannot delay them.
+# That wait ends as soon as another request wants a run slot (checked this
+# often): the hold only keeps idle slots from starting more uploads, it never
+# makes a queued request wait, so stalled uploads cannot delay the others.
 _SLOT_WANTED_CHECK = 0.02
-# Past its hold, a waiting reader checks this often whether a slot is wanted.
-_CONTENDED_CHECK = 0.05
-# A reader back from stepping aside gives its client this long to deliver
-# what the server kept meanwhile, before anything can make it step aside again,
-# and, while only uploads wait for a slot, _KEEP_SLOT_WAIT_MAX: readers of
-# stalled clients take turns at that pace, not in a busy loop.
-_RESUMED_WAIT_MIN = 0.05
-# What the pump's receive() ends with when the reader stepped aside.
-_PARKED: Mapping[str, Any] = {"type": "asgiref.wsgi.parked"}
+
+
+def _no_slot_wanted() -> bool:
+    return False
 
 
 class BodyPump:
@@ -98,7 +83,8 @@ class BodyPump:
         body_expected: bool,
         on_disconnect: Callable[[], None],
         response_started: Callable[[], bool],
-        pool: WorkerPool | None = None,
+        client_wait: ClientWait,
+        slot_wanted: Callable[[], bool] | None = None,
         held: bool = False,
     ) -> None:
         self._loop = loop
@@ -110,8 +96,9 @@ class BodyPump:
         self._body_expected = body_expected
         self._on_disconnect = on_disconnect
         self._response_started = response_started
-        # Without a WorkerPool no slot is held, so a reader never steps aside.
-        self._pool = pool
+        self._client_wait = client_wait
+        # Without a WorkerPool no slot is held, so none is ever wanted.
+        self._slot_wanted = slot_wanted or _no_slot_wanted
         self._condition = threading.Condition()
         self._chunks: deque[bytes] = deque()
         # Where the unread part of the first chunk starts: a read taking part
@@ -140,11 +127,6 @@ class BodyPump:
             self._go.set()
         # A receive() still pending after its wait timed out.
         self._receiving: asyncio.Future[Mapping[str, Any]] | None = None
-        # The reader stepped aside: the pending receive() is being cancelled.
-        self._parking = False
-        # Seconds spent receiving since the body last made progress (not
-        # counting time stepped aside, when nothing is asked of the client).
-        self._stalled = 0.0
 
     @property
     def timed_out(self) -> bool:
@@ -164,6 +146,7 @@ class BodyPump:
     async def run(self) -> None:
         """Receive the body ahead of the reader, then keep watching for a disconnect."""
         try:
+            await self._go.wait()
             await self._pump()
         finally:
             if self._receiving is not None:
@@ -173,8 +156,6 @@ class BodyPump:
 
     async def _pump(self) -> None:
         while not self.complete:
-            if not self._go.is_set():
-                await self._go.wait()
             if not self._space.is_set() and self.failure is None:
                 await self._wait_for_room()
             if not await self._receive_body():
@@ -191,8 +172,6 @@ class BodyPump:
         # A method of its own so that no frame keeps the message (and its
         # body) alive while the pump waits for the next one.
         message = await self._next_message()
-        if message is _PARKED:
-            return True
         if message is None:
             self._fail(RequestTimeout, "no request body bytes arrived in time")
             return True
@@ -205,43 +184,24 @@ class BodyPump:
         return not self.too_large
 
     async def _next_message(self) -> Mapping[str, Any] | None:
-        """The next message, None if a wanted body made no progress in time,
-        or _PARKED if the reader stepped aside first.
+        """The next message, or None if a wanted body made no progress in time.
 
-        A receive() that timed out stays pending for the next call. One is
-        cancelled only when the reader steps aside (``_park``), and a message
-        it returned all the same is kept. (asyncio.wait_for is avoided on
-        purpose: before Python 3.12 it can swallow the pump's own cancellation
-        when the message arrives at that moment.)
+        A receive() that timed out stays pending for the next call: the
+        server's receive is never cancelled half-way. (asyncio.wait_for is
+        avoided on purpose: before Python 3.12 it can swallow the pump's own
+        cancellation when the message arrives at that moment.)
         """
-        expecting = self._body_expected and self.failure is None
-        timed = self._timeout is not None and expecting
+        timed = self._timeout is not None and self._body_expected and self.failure is None
         if self._receiving is None:
-            # Only a reader waiting for body bytes steps aside, cancelling this.
-            if not timed and not (expecting and self._pool is not None):
+            if not timed:
                 return await self._receive()
             self._receiving = asyncio.ensure_future(self._receive())
         receiving = self._receiving
-        left = max(self._timeout - self._stalled, 0.0) if self._timeout is not None else None
-        started = self._loop.time()
-        done, _ = await asyncio.wait({receiving}, timeout=left if timed else None)
+        done, _ = await asyncio.wait({receiving}, timeout=self._timeout if timed else None)
         if not done:
             return None
         self._receiving = None
-        if self._parking and receiving.cancelled():
-            self._parking = False
-            self._stalled += self._loop.time() - started
-            return _PARKED
-        self._parking = False
-        self._stalled = 0.0
         return receiving.result()
-
-    def _park(self) -> None:
-        """The reader stepped aside: receive nothing until ``start()`` (on the loop)."""
-        self._go.clear()
-        if self._receiving is not None and not self._receiving.done():
-            self._parking = True
-            self._receiving.cancel()
 
     async def _wait_for_room(self) -> None:
         """Wait until the reader makes room, or until it is clearly done with the body."""
@@ -276,8 +236,6 @@ class BodyPump:
 
     def _keep_slot_wait(self, credit: int) -> float:
         """How long a reader whose client delivered ``credit`` bytes waits in its slot."""
-        if credit < _KEEP_SLOT_CREDIT:
-            return 0.0
         return min(max(_KEEP_SLOT_WAIT, credit / _KEEP_SLOT_PACE), _KEEP_SLOT_WAIT_MAX)
 
     def _fail(self, failure: type[OSError], text: str) -> None:
@@ -323,47 +281,23 @@ class BodyPump:
         self._last_read = time.monotonic()
         with self._condition:
             got = self._available(pop, at_eof)
+            if got is None and self._credit >= _KEEP_SLOT_CREDIT:
+                credit, self._credit = self._credit, 0
+                deadline = time.monotonic() + self._keep_slot_wait(credit)
+                while (
+                    got is None
+                    and not self._slot_wanted()
+                    and (left := deadline - time.monotonic()) > 0
+                ):
+                    self._condition.wait(min(left, _SLOT_WANTED_CHECK))
+                    got = self._available(pop, at_eof)
             if got is not None:
                 return got
-            credit, self._credit = self._credit, 0
-        pool = self._pool
-        if pool is None:
-            with self._condition:
-                while (got := self._available(pop, at_eof)) is None:
-                    self._condition.wait(_WAKE_INTERVAL)
-                return got
-        least, hold = 0.0, self._keep_slot_wait(credit)
-        while (got := self._wait_in_slot(pool, pop, at_eof, least, hold)) is None:
-            self._call_on_loop(self._park)
-            pool.step_aside()
-            self._call_on_loop(self.start)
-            least, hold = _RESUMED_WAIT_MIN, _KEEP_SLOT_WAIT_MAX
-        return got
-
-    def _wait_in_slot(
-        self, pool: WorkerPool, pop: Callable[[], _T], at_eof: _T, least: float, hold: float
-    ) -> _T | None:
-        """Wait for the client in the run slot; None once the slot should go to another.
-
-        After ``least`` seconds, a request without a body to wait for (or a
-        thread back from its client) takes the slot; after ``hold``, anything
-        waiting for one does.
-        """
-        start = time.monotonic()
-        with self._condition:
+        # Waiting for the client: the pool may run another request meanwhile.
+        with self._client_wait(), self._condition:
             while (got := self._available(pop, at_eof)) is None:
-                waited = time.monotonic() - start
-                if waited >= least and (
-                    pool.slot_wanted() or (waited >= hold and pool.contended())
-                ):
-                    return None
-                self._condition.wait(_SLOT_WANTED_CHECK if waited < hold else _CONTENDED_CHECK)
+                self._condition.wait(_WAKE_INTERVAL)
             return got
-
-    def _call_on_loop(self, callback: Callable[[], None]) -> None:
-        # A closed loop ends the request: the next _available() says so.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(callback)
 
     def _available(self, pop: Callable[[], _T], at_eof: _T) -> _T | None:
         """What a read gets now; None if it has to wait for the client."""

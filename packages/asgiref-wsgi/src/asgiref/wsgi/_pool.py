@@ -1,11 +1,10 @@
 """The thread pool WSGI applications run on: bounded in running apps, not in waiting clients.
 
 ``max_workers`` bounds how many applications *run* at once. A thread that waits
-for its client hands its run slot to the next request, so stalled clients can
-never keep other requests from running: one waiting for room for response
-bytes the client has not taken for as long as it waits (``client_wait``), one
-waiting for body bytes until its turn comes again (``step_aside``). Each costs
-one parked thread until the client moves or its timeout ends the wait.
+for its client (body bytes that have not arrived, room for response bytes the
+client has not taken) hands its run slot to the next request for as long as it
+waits, so stalled clients can never keep other requests from running; each
+costs one parked thread until the client moves or its timeout ends the wait.
 """
 
 from __future__ import annotations
@@ -75,19 +74,8 @@ class _Job:
             self.future.set_result(result)
 
 
-class _Turn:
-    """A thread that gave its slot up in the backlog, waiting to get one back in turn."""
-
-    __slots__ = ("granted", "ready")
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.granted = False
-        self.ready = threading.Condition(lock)
-
-
 class WorkerPool(Executor):
-    """An executor whose jobs may give their slot up (``client_wait``, ``step_aside``)
-    while they wait on a client.
+    """An executor whose jobs may step aside (``client_wait``) while they wait on a client.
 
     Threads are made on demand; when idle, at most ``max_workers`` of them stay.
     """
@@ -99,9 +87,7 @@ class WorkerPool(Executor):
         self._lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)
         self._free_slots = max_workers
-        # Waiting for a run slot, first come first served: new jobs (no thread
-        # yet) and the turns of threads that stepped aside (step_aside).
-        self._backlog: deque[_Job | _Turn] = deque()
+        self._backlog: deque[_Job] = deque()  # waiting for a run slot; no thread yet
         # Jobs holding a slot, for the first worker free; None ends a worker.
         self._ready: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)  # one count per worker waiting on _ready
@@ -140,24 +126,6 @@ class WorkerPool(Executor):
                 self._returning -= 1
                 self._free_slots -= 1
 
-    def step_aside(self) -> None:
-        """Give the calling job's slot up and wait in the backlog to get one back.
-
-        For a reader whose client has nothing more yet: unlike ``client_wait``
-        it waits for its turn, not for its client, so it holds nothing the
-        client sends meanwhile (that stays with the server until it is back).
-        """
-        with self._lock:
-            turn = _Turn(self._lock)
-            self._backlog.append(turn)
-            self._release_slot()
-            while not turn.granted:
-                turn.ready.wait()
-
-    def contended(self) -> bool:
-        """Whether anything waits for a run slot (read without the lock, like slot_wanted)."""
-        return bool(self._backlog) or self._returning > 0
-
     def slot_wanted(self) -> bool:
         """Whether a job that will not wait on its client (a request without a
         body still to come), or a thread back from a client wait, waits for a
@@ -171,11 +139,9 @@ class WorkerPool(Executor):
         with self._lock:
             self._shut_down = True
             if cancel_futures:
-                # Turns belong to requests already running: they still get their slot.
                 for job in self._backlog:
-                    if isinstance(job, _Job):
-                        job.future.cancel()
-                self._backlog = deque(job for job in self._backlog if isinstance(job, _Turn))
+                    job.future.cancel()
+                self._backlog.clear()
                 self._queued_not_reading = 0
             while self._idle.acquire(timeout=0):
                 self._ready.put(None)
@@ -197,11 +163,6 @@ class WorkerPool(Executor):
         # slot: finishing started work comes before starting new work.
         while self._backlog and self._free_slots > self._returning:
             job = self._backlog.popleft()
-            if isinstance(job, _Turn):
-                self._free_slots -= 1
-                job.granted = True
-                job.ready.notify()
-                continue
             self._queued_not_reading -= not job.reads_client
             if job.future.cancelled():
                 continue

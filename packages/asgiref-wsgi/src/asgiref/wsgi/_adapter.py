@@ -281,7 +281,9 @@ class WsgiToAsgiInstance:
 
         def run_in_thread() -> BaseException | None:
             # From here on the body is read ahead, and a client leaving is seen.
-            loop.call_soon_threadsafe(pump.start)
+            # Waking the loop costs a self-pipe write, so only a held pump gets it.
+            if pump.held:
+                loop.call_soon_threadsafe(pump.start)
             try:
                 run_application(application, environ, writer)
                 return None

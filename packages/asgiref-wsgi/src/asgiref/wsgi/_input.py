@@ -123,6 +123,7 @@ class BodyPump:
         # A held pump receives nothing until start(): the body of a request
         # still waiting for a thread stays in the server's flow-controlled buffer.
         self._go = asyncio.Event()
+        self._held = held
         if not held:
             self._go.set()
         # A receive() still pending after its wait timed out.
@@ -138,6 +139,15 @@ class BodyPump:
     def body_pending(self) -> bool:
         """Whether a reader may yet have to wait for the client's body."""
         return self._body_expected and not self.complete
+
+    @property
+    def held(self) -> bool:
+        """Whether the pump was created held and so waits for start().
+
+        Fixed at construction, so the app's thread may read it: only a held
+        pump is worth waking the event loop for.
+        """
+        return self._held
 
     def start(self) -> None:
         """Let a held pump begin receiving (call on the event loop)."""

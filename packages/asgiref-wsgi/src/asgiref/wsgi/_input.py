@@ -122,10 +122,8 @@ class BodyPump:
         self._arrived = asyncio.Event()
         # A held pump receives nothing until start(): the body of a request
         # still waiting for a thread stays in the server's flow-controlled buffer.
-        self._go = asyncio.Event()
-        self._held = held
-        if not held:
-            self._go.set()
+        # Only a held pump has the event (most requests are not held: no cost).
+        self._go: asyncio.Event | None = asyncio.Event() if held else None
         # A receive() still pending after its wait timed out.
         self._receiving: asyncio.Future[Mapping[str, Any]] | None = None
 
@@ -147,16 +145,18 @@ class BodyPump:
         Fixed at construction, so the app's thread may read it: only a held
         pump is worth waking the event loop for.
         """
-        return self._held
+        return self._go is not None
 
     def start(self) -> None:
         """Let a held pump begin receiving (call on the event loop)."""
-        self._go.set()
+        if self._go is not None:
+            self._go.set()
 
     async def run(self) -> None:
         """Receive the body ahead of the reader, then keep watching for a disconnect."""
         try:
-            await self._go.wait()
+            if self._go is not None:
+                await self._go.wait()
             await self._pump()
         finally:
             if self._receiving is not None:
